@@ -1,0 +1,71 @@
+# carso — the two commands a newcomer runs are `make demo` and `make test`.
+# Each bootstraps what is missing (Debian packages when root, npm ci, the addon
+# build), idempotently. LIBTORCH=/path/to/libtorch builds against another
+# libtorch (e.g. a CUDA build laid out as include/ and lib/).
+
+SHELL := /bin/bash
+LIBTORCH ?=
+ifeq ($(LIBTORCH),)
+  TORCH_INC := -I/usr/include -I/usr/include/torch/csrc/api/include
+  TORCH_LIB := -L/usr/lib/x86_64-linux-gnu
+else
+  TORCH_INC := -I$(LIBTORCH)/include -I$(LIBTORCH)/include/torch/csrc/api/include
+  TORCH_LIB := -L$(LIBTORCH)/lib -Wl,-rpath,$(LIBTORCH)/lib
+endif
+NODE_INC ?= /usr/include/node
+ADDON := build/Release/carso.node
+CXXFLAGS := -std=c++17 -O2 -fPIC -Wall -Wno-unused-parameter -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS
+DEB_PACKAGES := libtorch-dev libopenblas0-pthread dataset-fashion-mnist python3-torch
+
+.PHONY: all setup deps build addon ts test demo bench lint format clean
+
+all: build
+
+# Debian packages (only when missing; apt only when root), then npm ci, then the build.
+setup: deps build
+
+deps: .stamp-apt node_modules/.package-lock.json
+
+.stamp-apt:
+	@bash scripts/ensure-apt.sh $(DEB_PACKAGES)
+	@touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: deps addon ts
+
+addon: $(ADDON)
+
+$(ADDON): native/carso.cc node_modules/.package-lock.json
+	@mkdir -p $(dir $@)
+	g++ $(CXXFLAGS) -I$(NODE_INC) -Inode_modules/node-addon-api $(TORCH_INC) \
+	  -shared -o $@ native/carso.cc $(TORCH_LIB) -ltorch -ltorch_cpu -lc10
+
+ts: dist/.stamp
+
+dist/.stamp: $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json node_modules/.package-lock.json
+	npx tsc -p tsconfig.build.json
+	@touch $@
+
+test: build
+	npx tsc -p tsconfig.json --noEmit
+	npx eslint src test bench
+	node --import tsx --test --test-reporter=spec --test-concurrency=1 $$(find test -name '*.test.ts' | sort)
+
+demo: build
+	node dist/cli/main.js demo
+
+bench: build
+	node --import tsx bench/engine.ts
+
+lint: deps
+	npx eslint src test bench
+	npx prettier --check src test bench
+
+format: deps
+	npx prettier --write src test bench
+
+clean:
+	rm -rf build dist .stamp-apt
