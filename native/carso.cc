@@ -41,6 +41,9 @@ namespace {
 struct Box {
   at::Tensor t;
   int64_t bytes = 0;  // what was reported to V8 for this handle
+  // What t was, kept on release so that a use-after-free error can name it.
+  c10::SmallVector<int64_t, 6> freedSizes;
+  at::ScalarType freedType = at::kFloat;
 };
 
 std::atomic<int64_t> g_live{0};   // handles not yet released
@@ -59,6 +62,8 @@ void release(Napi::Env env, Box* box) {
     box->bytes = 0;
   }
   if (box->t.defined()) {
+    box->freedSizes.assign(box->t.sizes().begin(), box->t.sizes().end());
+    box->freedType = box->t.scalar_type();
     box->t = at::Tensor();
     g_live--;
   }
@@ -79,10 +84,13 @@ Napi::Value wrap(Napi::Env env, at::Tensor t) {
   });
 }
 
+std::string describeShape(c10::IntArrayRef sizes, at::ScalarType st);
+
 Box* boxOf(const Napi::Value& v) {
   if (!v.IsExternal()) throw std::invalid_argument("expected a tensor handle");
   Box* box = v.As<Napi::External<Box>>().Data();
-  if (!box->t.defined()) throw std::invalid_argument("tensor was already freed (used after tidy/dispose?)");
+  if (!box->t.defined())
+    throw std::invalid_argument(describeShape(box->freedSizes, box->freedType) + " was already freed (used after tidy/dispose?)");
   return box;
 }
 
@@ -112,21 +120,26 @@ std::string dtypeName(at::ScalarType st) {
   return c10::toString(st);
 }
 
-std::string describe(const at::Tensor& t) {
-  if (!t.defined()) return "Tensor(undefined)";
+std::string describeShape(c10::IntArrayRef sizes, at::ScalarType st) {
   std::ostringstream os;
   os << "Tensor[";
-  for (int64_t i = 0; i < t.dim(); i++) os << (i ? ", " : "") << t.size(i);
-  os << "] " << dtypeName(t.scalar_type());
-  if (!t.device().is_cpu()) os << " " << t.device();
+  for (size_t i = 0; i < sizes.size(); i++) os << (i ? ", " : "") << sizes[i];
+  os << "] " << dtypeName(st);
   return os.str();
+}
+
+std::string describe(const at::Tensor& t) {
+  if (!t.defined()) return "Tensor(undefined)";
+  std::string s = describeShape(t.sizes(), t.scalar_type());
+  if (!t.device().is_cpu()) s += " " + t.device().str();
+  return s;
 }
 
 // A short description of a JS argument, for error messages.
 std::string describeArg(const Napi::Value& v) {
   if (v.IsExternal()) {
     Box* b = v.As<Napi::External<Box>>().Data();
-    return b->t.defined() ? describe(b->t) : "Tensor(freed)";
+    return b->t.defined() ? describe(b->t) : describeShape(b->freedSizes, b->freedType) + " (freed)";
   }
   if (v.IsArray()) {
     Napi::Array a = v.As<Napi::Array>();
@@ -188,6 +201,13 @@ std::vector<int64_t> toIntVector(const Napi::Value& v, const c10::Argument& arg)
 
 c10::IValue toIValue(const Napi::Value& v, const c10::TypePtr& type, const c10::Argument& arg);
 
+// Whether the schema declares `arg` as a (possibly optional) ScalarType.
+bool isDtypeArg(const c10::Argument& arg) {
+  c10::TypePtr t = arg.real_type();
+  if (t->kind() == c10::TypeKind::OptionalType) t = t->expectRef<c10::OptionalType>().getElementType();
+  return t->kind() == c10::TypeKind::ScalarTypeType;
+}
+
 c10::IValue toList(const Napi::Value& v, const c10::TypePtr& elem, const c10::Argument& arg) {
   switch (elem->kind()) {
     case c10::TypeKind::IntType:
@@ -239,9 +259,10 @@ c10::IValue toIValue(const Napi::Value& v, const c10::TypePtr& type, const c10::
       return c10::IValue(tensorOf(v));
     case c10::TypeKind::IntType:
     case c10::TypeKind::SymIntType:
-      // NOTE: libtorch 1.13 declares ScalarType arguments as int in schemas;
-      // a dtype name is accepted for any int argument.
-      if (v.IsString()) return c10::IValue(static_cast<int64_t>(dtypeFromName(v.As<Napi::String>().Utf8Value())));
+      // NOTE: libtorch 1.13 declares ScalarType arguments as int (their real
+      // type is ScalarType): a dtype name is accepted for those only.
+      if (v.IsString() && isDtypeArg(arg))
+        return c10::IValue(static_cast<int64_t>(dtypeFromName(v.As<Napi::String>().Utf8Value())));
       return c10::IValue(toInt(v, arg.name()));
     case c10::TypeKind::FloatType:
       return c10::IValue(toDouble(v, arg.name()));
@@ -289,8 +310,8 @@ Napi::Value fromIValue(Napi::Env env, const c10::IValue& iv, const Napi::Array& 
 Napi::Value tensorResult(Napi::Env env, const at::Tensor& t, const Napi::Array& jsArgs,
                          const std::vector<const at::Tensor*>& inTensors) {
   if (!t.defined()) return env.Null();
-  // In-place and out= operators return their input: hand back the same JS
-  // handle instead of a second owner of the same tensor.
+  // In-place and out= operators return the argument they wrote: hand back the
+  // same JS handle instead of a second owner of the same tensor.
   for (size_t i = 0; i < inTensors.size(); i++)
     if (inTensors[i] != nullptr && inTensors[i]->is_same(t)) return jsArgs.Get(static_cast<uint32_t>(i));
   return wrap(env, t);
@@ -432,7 +453,11 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
           throw ArgError("missing argument '" + formal.name() + "'");
       }
       stack.push_back(toIValue(v, formal.type(), formal));
-      if (v.IsExternal()) inTensors[i] = &tensorOf(v);
+      // Only arguments the op writes (Tensor(a!)) are handed back as the same handle;
+      // an op that merely returns its input (contiguous, to, a no-op flatten) gets a
+      // new handle, so disposing its result never frees the input.
+      const c10::AliasInfo* alias = formal.alias_info();
+      if (v.IsExternal() && alias != nullptr && alias->isWrite()) inTensors[i] = &tensorOf(v);
     }
     op.callBoxed(&stack);
     if (stack.empty()) return env.Undefined();

@@ -30,6 +30,13 @@ function fromNative(r: NativeResult, args: readonly Arg[]): Tensor | number | bo
   return r;
 }
 
+/** An argument as error messages show it: `Tensor[2, 3] float32`, `[1, 2]`, `'mean'`. */
+function describeArg(a: Arg): string {
+  if (a instanceof Tensor) return a.isDisposed ? 'Tensor(freed)' : a.toString();
+  if (Array.isArray(a)) return `[${a.map((v: Arg) => describeArg(v)).join(', ')}]`;
+  return typeof a === 'string' ? `'${a}'` : String(a ?? 'None');
+}
+
 /** A cached handle to one ATen operator: `op('aten::add', 'Tensor').t(a, b, 1)`. */
 export class Op {
   private id = -1;
@@ -38,14 +45,21 @@ export class Op {
     readonly overload = '',
   ) {}
 
-  private resolve(): number {
-    if (this.id < 0) this.id = native.opId(this.name.includes('::') ? this.name : `aten::${this.name}`, this.overload);
+  private resolve(args: readonly Arg[] = []): number {
+    if (this.id < 0) {
+      try {
+        this.id = native.opId(this.name.includes('::') ? this.name : `aten::${this.name}`, this.overload);
+      } catch (err) {
+        // NOTE: the lookup knows no arguments; name them as the native call errors do.
+        throw new Error(`${(err as Error).message}; called with (${args.map(describeArg).join(', ')})`);
+      }
+    }
     return this.id;
   }
 
   /** Calls the operator; results converted (tensors wrapped, in-place results mapped to their input). */
   call(...args: Arg[]): Tensor | number | boolean | null | undefined | unknown[] {
-    return fromNative(native.call(this.resolve(), args.map(toNative)), args);
+    return fromNative(native.call(this.resolve(args), args.map(toNative)), args);
   }
 
   /** Calls an operator that returns one tensor. */
@@ -570,7 +584,9 @@ export class Tensor implements Disposable {
     return A.adaptiveAvgPool2d.t(this, size);
   }
   adaptiveMaxPool2d(size: number | number[]): Tensor {
-    return A.adaptiveMaxPool2d.ts(this, size)[0] as Tensor;
+    const [out, indices] = A.adaptiveMaxPool2d.ts(this, size) as [Tensor, Tensor];
+    indices.dispose(); // NOTE: not returned, so free it now rather than at GC
+    return out;
   }
   /**
    * Batch normalisation over dim 1. In training mode with running stats given,

@@ -1,0 +1,41 @@
+// Small statistics and peer-process helpers shared by the benchmarks.
+import { execFileSync } from 'node:child_process';
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** Median and the spread as [min, max] and the interquartile range. */
+export function summary(xs: readonly number[]): { median: number; min: number; max: number; iqr: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number): number => s[Math.min(s.length - 1, Math.floor(p * (s.length - 1)))] as number;
+  return { median: median(s), min: s[0] as number, max: s[s.length - 1] as number, iqr: q(0.75) - q(0.25) };
+}
+
+/** Times `fn` as seconds per iteration for each of `repeats` repeats of `iters` calls, after `warmup` calls. */
+export function timed(fn: () => void, iters: number, repeats: number, warmup: number): number[] {
+  for (let i = 0; i < warmup; i++) fn();
+  const out: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < iters; i++) fn();
+    out.push((performance.now() - t0) / 1000 / iters);
+  }
+  return out;
+}
+
+/** Runs a PyTorch peer script with Debian's interpreter (the one with torch) and parses its JSON stdout. */
+export function runPeer<T>(script: string, args: readonly string[]): T {
+  const out = execFileSync('/usr/bin/python3', [script, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  return JSON.parse(out) as T;
+}
+
+/** One table row: carso vs PyTorch medians and the ratio. */
+export function ratioRow(name: string, carso: readonly number[], torch: readonly number[]): string {
+  const c = summary(carso);
+  const t = summary(torch);
+  const ms = (v: number): string => (v * 1000).toFixed(2);
+  return `| ${name} | ${ms(c.median)} (${ms(c.min)}–${ms(c.max)}) | ${ms(t.median)} (${ms(t.min)}–${ms(t.max)}) | ${(c.median / t.median).toFixed(3)} |`;
+}

@@ -1,0 +1,180 @@
+// PGD (Madry et al., "Towards deep learning models resistant to adversarial
+// attacks", ICLR 2018; torchattacks PGD / PGDL2), attacks.md §3. Norms: Linf, L2.
+//
+//   x⁰ = randomStart ? P(x + uniform start) : x
+//   x^{k+1} = P(x^k + alpha·normalizeGrad(∇ loss(x^k)))     (step → eps-ball → [0, 1] box)
+//
+// Options (torchattacks defaults): eps (required), norm 'Linf', steps 10,
+// alpha eps/4 (Linf: 2/255 at 8/255) or eps/5 (L2: 0.2 at 1.0), randomStart true
+// (Linf U(−eps, eps)^d; L2 Gaussian direction, uniform radius), nRestarts 1,
+// loss 'ce', eotIter 1, seed 0, restarts:
+//   'autoattack' (default): each restart attacks only the still-robust points and the
+//     first misclassified iterate found is kept (fra31 convention);
+//   'max-loss': every restart runs on every point, the iterate with the largest final
+//     loss is kept (locuslab `attack_pgd`, ≥ comparison starting from 0).
+// Returned: a misclassified iterate where one was found, else the clean x (use `pgdRun`
+// for the raw final iterates, e.g. in adversarial training).
+import { Tensor, noGrad, tidy } from '../tensor/index.js';
+import {
+  checkEps,
+  checkInt,
+  checkPositive,
+  pickRows,
+  release,
+  runOnRobust,
+  type BaseOptions,
+  type PassResult,
+} from './common.js';
+import { lossAndGrad } from './eot.js';
+import { LOSSES, type LossFn, type LossName } from './losses.js';
+import { normOf, type NormStrategy } from './norms.js';
+import type { Attack, AttackResult, Model, Norm } from './types.js';
+
+export interface PgdOptions extends BaseOptions {
+  steps?: number;
+  alpha?: number;
+  randomStart?: boolean;
+  nRestarts?: number;
+  loss?: LossName;
+  restarts?: 'autoattack' | 'max-loss';
+}
+
+export interface PgdRunConfig {
+  norm: NormStrategy;
+  eps: number;
+  alpha: number;
+  steps: number;
+  randomStart: boolean;
+  lossFn: LossFn;
+  eotIter: number;
+}
+
+export interface PgdRunResult {
+  /** [B, ...] final iterate x^steps. */
+  xAdv: Tensor;
+  /** [B, ...] last misclassified iterate (x where none was). */
+  xBestAdv: Tensor;
+  fooled: boolean[];
+  /** Loss at the final iterate. */
+  finalLoss: number[];
+  nonFinite: boolean[];
+  queries: number;
+}
+
+/** One PGD run on every point of x: [B, ...] (y: int64 [B]); tensors belong to the caller. */
+export function pgdRun(model: Model, x: Tensor, y: Tensor, c: PgdRunConfig): PgdRunResult {
+  const labels = y.toArray();
+  const nonFinite = new Array<boolean>(labels.length).fill(false);
+  const fooled = new Array<boolean>(labels.length).fill(false);
+  let queries = 0;
+  // marks iterate xa where misclassified (logits z at xa)
+  const record = (xa: Tensor, z: Tensor, best: Tensor): Tensor => {
+    const wrong = z
+      .argmax(1)
+      .toArray()
+      .map((p, i) => p !== labels[i]);
+    wrong.forEach((w, i) => (fooled[i] = (fooled[i] ?? false) || w));
+    return pickRows(wrong, xa, best);
+  };
+  return tidy(() => {
+    let xa = c.randomStart ? c.norm.randomStart(x, c.eps, 'uniform') : x;
+    let best = x;
+    for (let k = 0; k < c.steps; k++) {
+      const prev = { xa, best };
+      [xa, best] = tidy(() => {
+        const e = lossAndGrad(model, xa, y, c.lossFn, c.eotIter);
+        queries += e.queries;
+        e.nonFinite.forEach((f, i) => (nonFinite[i] = (nonFinite[i] ?? false) || f));
+        const b = record(xa, e.logits, best);
+        return [c.norm.project(xa.add(c.norm.normalizeGrad(e.grad).mul(c.alpha)), x, c.eps), b];
+      });
+      release(prev, { xa, best, x });
+    }
+    const final = noGrad(() =>
+      tidy(() => {
+        const z = model.forward(xa);
+        return { z, loss: c.lossFn(z, y).toArray() };
+      }),
+    );
+    queries += 1;
+    best = record(xa, final.z, best);
+    return { xAdv: xa, xBestAdv: best === x ? x.clone() : best, fooled, finalLoss: final.loss, nonFinite, queries };
+  });
+}
+
+export class PGD implements Attack {
+  readonly name = 'pgd';
+  readonly norm: Norm;
+  readonly eps: number;
+  private readonly cfg: PgdRunConfig;
+  private readonly nRestarts: number;
+  private readonly seed: number;
+  private readonly restarts: 'autoattack' | 'max-loss';
+
+  constructor(o: PgdOptions) {
+    checkEps(this.name, o.eps);
+    this.norm = o.norm ?? 'Linf';
+    if (this.norm === 'L1') throw new Error(`pgd: norm must be 'Linf' or 'L2' (got 'L1')`);
+    this.eps = o.eps;
+    const alpha = o.alpha ?? (this.norm === 'Linf' ? o.eps / 4 : o.eps / 5);
+    checkPositive(this.name, 'alpha', alpha);
+    const steps = o.steps ?? 10;
+    const eotIter = o.eotIter ?? 1;
+    this.nRestarts = o.nRestarts ?? 1;
+    this.seed = o.seed ?? 0;
+    this.restarts = o.restarts ?? 'autoattack';
+    for (const [k, v, min] of [
+      ['steps', steps, 1],
+      ['eotIter', eotIter, 1],
+      ['nRestarts', this.nRestarts, 1],
+      ['seed', this.seed, 0],
+    ] as const)
+      checkInt(this.name, k, v, min);
+    this.cfg = {
+      norm: normOf(this.norm),
+      eps: o.eps,
+      alpha,
+      steps,
+      randomStart: o.randomStart ?? true,
+      lossFn: LOSSES[o.loss ?? 'ce'],
+      eotIter,
+    };
+  }
+
+  attack(model: Model, x: Tensor, y: Tensor): AttackResult {
+    const maxLoss = this.restarts === 'max-loss';
+    const opts = { passes: maxLoss ? 1 : this.nRestarts, seed: this.seed };
+    return runOnRobust(this.name, model, x, y, opts, (xs, ys) =>
+      maxLoss ? this.maxLossPass(model, xs, ys) : this.pass(model, xs, ys),
+    );
+  }
+
+  private pass(model: Model, x: Tensor, y: Tensor): PassResult {
+    const r = pgdRun(model, x, y, this.cfg);
+    return { xAdv: r.xBestAdv, fooled: r.fooled, nonFinite: r.nonFinite, queries: r.queries };
+  }
+
+  /** locuslab convention: all restarts on all points, keep the largest final loss. */
+  private maxLossPass(model: Model, x: Tensor, y: Tensor): PassResult {
+    const B = x.size(0);
+    let bestLoss = new Array<number>(B).fill(0);
+    let xAdv = x;
+    const out: PassResult = {
+      xAdv: x,
+      fooled: new Array<boolean>(B).fill(false),
+      nonFinite: new Array<boolean>(B).fill(false),
+      queries: 0,
+    };
+    for (let r = 0; r < this.nRestarts; r++) {
+      const run = pgdRun(model, x, y, this.cfg);
+      const better = run.finalLoss.map((l, i) => l >= (bestLoss[i] as number));
+      xAdv = pickRows(better, run.xAdv, xAdv);
+      bestLoss = bestLoss.map((l, i) => (better[i] ? (run.finalLoss[i] as number) : l));
+      out.queries += run.queries;
+      run.nonFinite.forEach((f, i) => (out.nonFinite[i] = (out.nonFinite[i] ?? false) || f));
+    }
+    const labels = y.toArray();
+    const pred = noGrad(() => tidy(() => model.forward(xAdv).argmax(1).toArray()));
+    return { ...out, xAdv, fooled: pred.map((p, i) => p !== labels[i]), queries: out.queries + 1 };
+  }
+}

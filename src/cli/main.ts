@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// The `carso` command line. Each subcommand lives in its own file and
+// registers itself here; all validation happens before any work starts.
+import { Command } from 'commander';
+import { getNumThreads, torchVersion, cudaAvailable } from '../tensor/index.js';
+import { registerDemo } from './demo.js';
+import { registerTrain } from './train.js';
+
+const program = new Command();
+program
+  .name('carso')
+  .description('Adversarial robustness for image classifiers: robust training, AutoAttack, and the CARSO defence.')
+  .showHelpAfterError('(run with --help for usage)');
+
+program
+  .command('info')
+  .description('print versions, threads and devices')
+  .action(() => {
+    console.log(JSON.stringify({ node: process.version, libtorch: torchVersion(), threads: getNumThreads(), cuda: cudaAvailable() }, null, 2));
+  });
+
+registerTrain(program);
+registerDemo(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`carso: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});

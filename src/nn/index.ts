@@ -1,0 +1,11 @@
+export { Module, type ForwardHook } from './module.js';
+export { loadStateDict, stateEntries, type StateDictInput, type LoadResult } from './state-dict.js';
+export { uniform_, kaimingUniform_, fanIn, defaultLayerInit } from './init.js';
+export { WeightedModule } from './weighted.js';
+export { Linear } from './linear.js';
+export { Conv2d, ConvTranspose2d, pair, type Pair, type Pad4, type Conv2dOptions, type ConvTranspose2dOptions } from './conv.js';
+export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './batchnorm.js';
+export { ReLU, LeakyReLU, SiLU, Sigmoid, Tanh, Softplus } from './activation.js';
+export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './pooling.js';
+export { Identity, Flatten, Dropout } from './basic.js';
+export { Sequential } from './sequential.js';
