@@ -266,13 +266,17 @@ export function largeRepsRun(model: Model, x: Tensor, y: Tensor, cfg: SingleRunC
   return tidy(() => {
     let xInit = x.add(randnLike(x));
     let res: SingleRunResult | null = null;
+    let [queries, nonFinite] = [0, new Array<boolean>(x.size(0)).fill(false)];
     for (const [s, mult] of [3, 2, 1].entries()) {
       const eps = mult * cfg.eps;
       xInit = cfg.norm.project(xInit, x, eps);
       res = apgdSingleRun(model, x, y, { ...cfg, eps, nIter: iters[s] as number, xInit });
       xInit = res.xBest;
+      queries += res.queries;
+      nonFinite = nonFinite.map((f, b) => f || (res?.nonFinite[b] ?? false));
     }
-    return res as SingleRunResult;
+    // acc, x_best_adv, losses: the last (eps) stage's, as fra31; queries and NaN flags: all stages
+    return { ...(res as SingleRunResult), queries, nonFinite };
   });
 }
 

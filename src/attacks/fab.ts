@@ -121,6 +121,37 @@ function allPlanes(model: Model, x: Tensor, y: Tensor): Linearisation {
   });
 }
 
+/** The closest linearised boundary as a hyperplane ⟨w, ·⟩ = b: w = ∇(z_k − z_y) [n, D], b = ⟨w, x₁⟩ − (z_k − z_y) [n]. */
+function closestPlane(norm: Norm, lin: Linearisation, x1: Tensor): { w: Tensor; b: Tensor } {
+  const n = x1.size(0);
+  const k = lin.df.abs().div(dualNorm(norm, lin.dg).add(1e-12)).minWithIndices(1)[1].view(-1, 1);
+  const w = lin.dg.gather(1, k.view(-1, 1, 1).expand(n, 1, lin.dg.size(2))).squeeze(1);
+  const b = w.mul(x1.reshape(n, -1)).sum(1).sub(lin.df.gather(1, k).squeeze(1));
+  return { w, b };
+}
+
+/**
+ * fra31's step: project x₁ and the clean point x onto the same hyperplane ∩ box
+ * (d1, d2), overshoot both by eta and mix them, x₁ ← (1 − α)(x₁ + η·d1) + α(x + η·d2)
+ * with α = ‖d1‖/(‖d1‖ + ‖d2‖) capped at alphaMax, clipped to [0, 1].
+ */
+function fabMove(s: FabSettings, plane: { w: Tensor; b: Tensor }, x1: Tensor, x: Tensor): Tensor {
+  const n = x1.size(0);
+  const { w, b } = plane;
+  const d3 = PROJECTIONS[s.norm](cat([x1.reshape(n, -1), x.reshape(n, -1)]), cat([w, w]), cat([b, b])); // [2n, D]
+  const d1 = d3.narrow(0, 0, n).view(...x1.shape);
+  const d2 = d3.narrow(0, n, n).view(...x1.shape);
+  const a0 = normOf(s.norm).norm(d3).clamp(1e-8, null); // [2n]
+  const a1 = perSample(a0.narrow(0, 0, n), x1);
+  const a2 = perSample(a0.narrow(0, n, n), x1);
+  const alpha = a1.div(a1.add(a2)).clamp(0, s.alphaMax);
+  return x1
+    .add(d1.mul(s.eta))
+    .mul(alpha.rsub(1))
+    .add(x.add(d2.mul(s.eta)).mul(alpha))
+    .clamp(0, 1);
+}
+
 /** Per example: a NaN/Inf in the linearisation. */
 function nonFiniteRows(l: Linearisation): boolean[] {
   return tidy(() => {
@@ -135,12 +166,12 @@ function nonFiniteRows(l: Linearisation): boolean[] {
 /**
  * fra31 random start: x + (eps/2)·t/‖t‖_p, clipped to [0, 1]; t ~ U(−1, 1) for Linf,
  * N(0, I) otherwise. NOTE: fra31 computes min(best, eps) with best still 1e10, so the
- * radius is eps/2; the draw is on the CPU generator as fra31's `torch.rand(...).to(device)`.
+ * radius is eps/2; the draw is float32 on the CPU generator, as fra31's `torch.rand(...).to(device)`.
  */
 function fabRandomStart(x: Tensor, s: FabSettings): Tensor {
   return tidy(() => {
     const shape = x.shape;
-    const t = (s.norm === 'Linf' ? rand(shape, x.dtype).mul(2).sub(1) : randn(shape, x.dtype)).toDevice(x.device);
+    const t = (s.norm === 'Linf' ? rand(shape).mul(2).sub(1) : randn(shape)).to(x.dtype).toDevice(x.device);
     const r = perSample(full([x.size(0)], s.eps, x.dtype, x.device), x);
     const n = perSample(normOf(s.norm).norm(t), x);
     return x.add(r.mul(t).div(n).mul(0.5)).clamp(0, 1);
@@ -185,7 +216,6 @@ export function fabSingleRun(model: Model, x: Tensor, y: Tensor, s: FabSettings,
     return noGrad(() => model.forward(v));
   };
   const norm = normOf(s.norm);
-  const project = PROJECTIONS[s.norm];
   const xAdv = tidy(() => {
     const z0 = forward(x);
     const idx = z0
@@ -195,8 +225,8 @@ export function fabSingleRun(model: Model, x: Tensor, y: Tensor, s: FabSettings,
       .flatMap((ok, i) => (ok !== 0 ? [i] : []));
     if (idx.length === 0) return x.detach().clone();
     const sel = ids(idx, x);
-    const im2 = x.index(sel).detach();
-    const la2 = y.index(sel);
+    const xs = x.index(sel).detach();
+    const ys = y.index(sel);
     // NOTE: fra31 picks the target on the clean logits (sort ascending, index −targetClass).
     const target =
       run.targetClass === undefined
@@ -206,51 +236,34 @@ export function fabSingleRun(model: Model, x: Tensor, y: Tensor, s: FabSettings,
             .select(1, z0.size(1) - run.targetClass)
             .index(sel);
     const n = idx.length;
-    const x0 = im2.reshape(n, -1);
     let st: IterState = {
-      x1: run.randomStart ? fabRandomStart(im2, s) : im2.clone(),
-      adv: im2.clone(),
+      x1: run.randomStart ? fabRandomStart(xs, s) : xs.clone(),
+      adv: xs.clone(),
       best: full([n], 1e10, x.dtype, x.device),
     };
     for (let it = 0; it < s.nIter; it++) {
       const prev = st;
       st = tidy((): IterState => {
         const { x1 } = prev;
-        const lin = target === null ? allPlanes(model, x1, la2) : targetedPlane(model, x1, la2, target);
+        const lin = target === null ? allPlanes(model, x1, ys) : targetedPlane(model, x1, ys, target);
         queries++;
         nonFiniteRows(lin).forEach((bad, j) => bad && (nonFinite[idx[j] as number] = true));
-        // The closest linearised boundary: w = ∇(z_k − z_y), b = ⟨w, x₁⟩ − (z_k − z_y).
-        const k = lin.df.abs().div(dualNorm(s.norm, lin.dg).add(1e-12)).minWithIndices(1)[1].view(-1, 1);
-        const w = lin.dg.gather(1, k.view(-1, 1, 1).expand(n, 1, lin.dg.size(2))).squeeze(1); // [n, D]
-        const b = w.mul(x1.reshape(n, -1)).sum(1).sub(lin.df.gather(1, k).squeeze(1));
-        // Project x₁ and the clean point onto the same hyperplane ∩ box.
-        const d3 = project(cat([x1.reshape(n, -1), x0]), cat([w, w]), cat([b, b]));
-        const d1 = d3.narrow(0, 0, n).view(...x1.shape);
-        const d2 = d3.narrow(0, n, n).view(...x1.shape);
-        const a0 = norm.norm(d3).clamp(1e-8, null); // [2n]
-        const a1 = perSample(a0.narrow(0, 0, n), x1);
-        const a2 = perSample(a0.narrow(0, n, n), x1);
-        const alpha = a1.div(a1.add(a2)).clamp(0, s.alphaMax);
-        const xNew = x1
-          .add(d1.mul(s.eta))
-          .mul(alpha.rsub(1))
-          .add(im2.add(d2.mul(s.eta)).mul(alpha))
-          .clamp(0, 1);
+        const xNew = fabMove(s, closestPlane(s.norm, lin, x1), x1, xs);
         // Misclassified: keep if closest so far, then step back towards x.
-        const isAdv = perSample(forward(xNew).argmax(1).ne(la2), xNew);
-        const t = norm.distance(xNew, im2);
+        const isAdv = perSample(forward(xNew).argmax(1).ne(ys), xNew);
+        const t = norm.distance(xNew, xs);
         const improved = t.lt(prev.best).logicalAnd(isAdv.view(-1));
         return {
           adv: xNew.where(perSample(improved, xNew), prev.adv),
           best: t.where(improved, prev.best),
-          x1: im2.add(xNew.sub(im2).mul(s.beta)).where(isAdv, xNew),
+          x1: xs.add(xNew.sub(xs).mul(s.beta)).where(isAdv, xNew),
         };
       });
       release(prev, st);
     }
     const found = st.best.lt(1e10);
     st.best.toArray().forEach((d, j) => d < 1e10 && (dist[idx[j] as number] = d));
-    const advRows = st.adv.where(perSample(found, st.adv), im2);
+    const advRows = st.adv.where(perSample(found, st.adv), xs);
     return INDEX_COPY.t(x.detach(), 0, sel, advRows);
   });
   return { xAdv, dist, nonFinite, queries };

@@ -16,4 +16,7 @@ export {
   type SingleRunResult,
 } from './apgd.js';
 export { APGDT, type ApgdTOptions } from './apgd-t.js';
+export { FAB, fabT, fabSingleRun, type FabOptions } from './fab.js';
+export { Square, squareAA, type SquareOptions } from './square.js';
+export { asModel } from './model.js';
 export { ATTACKS, attackNames, createAttack, registerAttack, type AttackEntry, type AttackOptions } from './registry.js';

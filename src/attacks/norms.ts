@@ -103,46 +103,52 @@ export const L1: NormStrategy = {
   distance: (a, b) => L1.norm(a.sub(b)),
   normalize: (v) => normalizeBy(v, L1.norm(v)),
   normalizeGrad: (g) => L1.normalize(g),
-  project: (v, x, eps) => x.add(l1BoxProjection(x, v.sub(x), eps)),
+  // NOTE: fra31 form x + δ + L1_projection(x, δ, eps) (not v + ...): same rounding as the reference.
+  project(v, x, eps) {
+    const d = v.sub(x);
+    return x.add(d).add(l1Correction(x, d, eps));
+  },
   randomStart(x, eps, mode = 'apgd') {
-    // fra31: t ~ N(0, I), start = projection of x + t; 'uniform' scales t into a random radius first.
+    // fra31: t ~ N(0, I), start = x + t projected; 'uniform': Gaussian direction, uniform radius.
     const t =
       mode === 'apgd'
         ? randnLike(x)
         : L1.normalize(randnLike(x))
             .mul(perSample(rand([x.size(0)], x.dtype, x.device), x))
             .mul(eps);
-    return L1.project(x.add(t), x, eps);
+    return x.add(t).add(l1Correction(x, t, eps));
   },
 };
 
 /**
- * Exact projection of x + d onto {‖δ‖₁ ≤ eps} ∩ {x + δ ∈ [0, 1]}: returns δ.
- * δ_i = sign(d_i)·min(max(|d_i| − λ, 0), u_i) with u_i the room to the box in
- * the direction of d_i; λ ≥ 0 is the smallest value with ‖δ‖₁ ≤ eps, found by
- * bisection (60 halvings of [0, max|d|]: exact to float64 rounding).
- * NOTE: same point as fra31 `L1_projection` (which sorts breakpoints); bisection
- * keeps the code short and takes the feasible end of the bracket.
+ * fra31 `L1_projection(x, d, eps)`: the correction c such that x + d + c is the
+ * exact projection of x + d onto {‖δ‖₁ ≤ eps} ∩ {x + δ ∈ [0, 1]}, i.e.
+ * |δ_i| = min(room_i, max(|d_i| − λ, 0)) with room_i the distance to the box face
+ * d_i points at, and λ ≥ 0 the smallest value with ‖δ‖₁ ≤ eps (λ = 0 when box
+ * clipping alone lands in the ball). c_i = −sign(d_i)·clip(λ, excess_i, |d_i|),
+ * excess_i = max(|d_i| − room_i, 0), as the reference writes it.
+ * NOTE: λ by bisection (60 halvings of [0, max|d|], exact to rounding) instead of
+ * fra31's sorted-breakpoint search: the same point, shorter code.
  */
-export function l1BoxProjection(x: Tensor, d: Tensor, eps: number): Tensor {
+export function l1Correction(x: Tensor, d: Tensor, eps: number): Tensor {
   return tidy(() => {
     const s = d.sign();
-    const room = flat(where(s.gt(0), x.rsub(1), x)); // [B, d] distance to the box face d points at
-    const a = flat(d.abs()).minimum(room); // clipping to the box first never hurts feasibility
-    const mass = (lam: Tensor): Tensor => a.sub(lam).clamp(0, null).sum(1, true);
-    let lo = a.amin([1], true).mul(0);
-    let hi = a.amax([1], true);
-    const inside = mass(lo).le(eps); // already in the ball: λ = 0
+    const a = flat(d.abs());
+    const room = flat(where(s.gt(0), x.rsub(1), x)); // [B, n]
+    const mass = (lam: Tensor): Tensor => a.sub(lam).clamp(0, null).minimum(room).sum(1, true);
+    const zero = a.amax([1], true).mul(0);
+    let [lo, hi] = [zero, a.amax([1], true)];
     for (let i = 0; i < 60; i++) {
       const mid = lo.add(hi).mul(0.5);
       const ok = mass(mid).le(eps);
-      lo = where(ok, lo, mid);
-      hi = where(ok, mid, hi);
+      [lo, hi] = [where(ok, lo, mid), where(ok, mid, hi)];
     }
-    const lam = where(inside, lo.mul(0), hi);
-    return a
-      .sub(lam)
-      .clamp(0, null)
+    const lam = where(mass(zero).le(eps), zero, hi);
+    const excess = a.sub(room).clamp(0, null);
+    return lam
+      .maximum(excess)
+      .minimum(a)
+      .neg()
       .view(...d.shape)
       .mul(s);
   });

@@ -4,11 +4,21 @@
 import { APGD, type ApgdOptions } from './apgd.js';
 import { APGDT, type ApgdTOptions } from './apgd-t.js';
 import { FGSM, FGSMRS, type FgsmRsOptions } from './fgsm.js';
+import { FAB, type FabOptions } from './fab.js';
 import { PGD, type PgdOptions } from './pgd.js';
+import { Square, type SquareOptions } from './square.js';
 import type { Attack, Norm } from './types.js';
 
 /** Every attack's options in one bag (each attack reads the fields it knows). */
-export type AttackOptions = FgsmRsOptions & PgdOptions & ApgdOptions & ApgdTOptions;
+export type AttackOptions = FgsmRsOptions &
+  PgdOptions &
+  ApgdOptions &
+  ApgdTOptions &
+  Omit<FabOptions, 'targeted'> &
+  Omit<SquareOptions, 'loss' | 'norm'> & {
+    /** Square's loss (its `loss` would clash with the gradient attacks' option). */
+    squareLoss?: SquareOptions['loss'];
+  };
 
 export interface AttackEntry {
   /** Threat models the attack supports. */
@@ -28,6 +38,9 @@ export const ATTACKS: Record<string, AttackEntry> = {
   'apgd-ce': { norms: LP1, minClasses: 2, create: (o) => new APGD({ ...o, loss: 'ce' }) },
   'apgd-dlr': { norms: LP1, minClasses: 3, create: (o) => new APGD({ ...o, loss: 'dlr' }) },
   'apgd-t': { norms: LP1, minClasses: 4, create: (o) => new APGDT(o) },
+  fab: { norms: LP1, minClasses: 2, create: (o) => new FAB({ ...o, targeted: false }) },
+  'fab-t': { norms: LP1, minClasses: 3, create: (o) => new FAB({ ...o, targeted: true }) },
+  square: { norms: LP, minClasses: 2, create: (o) => new Square({ ...o, loss: o.squareLoss ?? 'margin' }) },
 };
 
 /** Registered attack names. */

@@ -29,7 +29,7 @@ export function trainingLoss(model: Module, x: Tensor, y: Tensor, c: TrainConfig
       // NOTE: the attack runs with the model in train mode, as Rice et al.
       const cfg = { norm: Linf, eps: c.eps, alpha, steps: c.steps, randomStart: true, lossFn: ceLoss, eotIter: 1 };
       const r = pgdRun(m, x, y, cfg);
-      r.xBestAdv.dispose();
+      if (r.xBestAdv !== r.xAdv) r.xBestAdv.dispose(); // they may be the same tensor
       const logits = model.call(r.xAdv);
       return { loss: logits.crossEntropy(y), logits };
     }

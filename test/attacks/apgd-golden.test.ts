@@ -49,6 +49,7 @@ for (const [key, norm, eps, loss, chaotic] of cases) {
           `loss_best ${dev([r.lossBest], [g.loss_best]).toExponential(2)}`,
       );
       checkTensor(r.lossTrace.slice(0, n).flat(), g.loss_trace_per_iterate.slice(0, n).flat(), `${key} loss trace`, 1e-6, 0);
+      checkTensor(r.lossTrace[20]!, g.loss_trace_per_iterate[20]!, `${key} last iterate`, chaotic ? 5e-3 : 1e-6, 0);
       checkTensor(r.xBest, g.x_best.flat(), `${key} x_best`, 1e-6, 0);
       checkTensor(r.xBestAdv, g.x_best_adv.flat(), `${key} x_best_adv`, chaotic ? 2e-3 : 1e-6, 0);
       checkTensor(r.lossBest, g.loss_best, `${key} loss_best`, 1e-6, 0);

@@ -44,7 +44,8 @@ function oracle(row: Row, move: (lam: number, absW: number, room: number) => num
   const w = row.w.map((wi) => (c0 >= 0 ? wi : -wi));
   const c = Math.abs(c0);
   const room = w.map((wi, i) => (wi > 0 ? (row.t[i] as number) : 1 - (row.t[i] as number)));
-  const G = (lam: number): number => w.reduce((a, wi, i) => a + (wi === 0 ? 0 : Math.abs(wi) * move(lam, Math.abs(wi), room[i] as number)), 0);
+  const G = (lam: number): number =>
+    w.reduce((a, wi, i) => a + (wi === 0 ? 0 : Math.abs(wi) * move(lam, Math.abs(wi), room[i] as number)), 0);
   let [lo, hi] = [0, 1];
   while (G(hi) < c && hi < 1e12) hi *= 2;
   for (let k = 0; k < 200; k++) {
@@ -105,9 +106,21 @@ for (const [name, project, solve] of CASES)
       const D = 7;
       const rows = randomRows(300, D);
       const d = project(
-        tensor(rows.flatMap((r) => r.t), [rows.length, D], 'float64'),
-        tensor(rows.flatMap((r) => r.w), [rows.length, D], 'float64'),
-        tensor(rows.map((r) => r.b), [rows.length], 'float64'),
+        tensor(
+          rows.flatMap((r) => r.t),
+          [rows.length, D],
+          'float64',
+        ),
+        tensor(
+          rows.flatMap((r) => r.w),
+          [rows.length, D],
+          'float64',
+        ),
+        tensor(
+          rows.map((r) => r.b),
+          [rows.length],
+          'float64',
+        ),
       ).toArray();
       let feasible = 0;
       rows.forEach((r, i) => {

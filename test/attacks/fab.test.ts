@@ -15,18 +15,26 @@ interface FabGolden {
   dist: number[];
   pred: number[];
 }
-const golden = (JSON.parse(readFileSync('/work/shared/spec/attacks_golden.json', 'utf8')) as { core: Record<string, FabGolden> }).core;
+const golden = (JSON.parse(readFileSync('/work/shared/spec/attacks_golden.json', 'utf8')) as { core: Record<string, FabGolden> })
+  .core;
 
 /** The golden tiny model in float32 (fab_base casts to float32): 8 -> 12 tanh -> 5, +0.8 on classes 1, 2. */
 function tinyModel32(): { model: Model; X: Tensor } {
   const table = (rows: number, cols: number, f: (i: number, j: number) => number): Tensor =>
-    keep(tensor(Array.from({ length: rows * cols }, (_, k) => f(Math.floor(k / cols), k % cols)), [rows, cols], 'float32'));
+    keep(
+      tensor(
+        Array.from({ length: rows * cols }, (_, k) => f(Math.floor(k / cols), k % cols)),
+        [rows, cols],
+        'float32',
+      ),
+    );
   const W1 = table(12, 8, (i, j) => 5 * Math.sin(1 + i * 8 + j));
   const b1 = table(1, 12, (_, i) => 0.5 * Math.cos(i));
   const W2 = table(5, 12, (c, i) => 0.7 * Math.cos(1 + c * 12 + i));
   const b2 = table(1, 5, (_, c) => (c === 2 || c === 1 ? 0.8 : 0));
   const X = table(2, 8, (b, j) => (b === 0 ? (j + 1) / 10 : (((7 * j) % 8) + 0.5) / 8));
-  const forward = (x: Tensor): Tensor => x.reshape(x.size(0), -1).matmul(W1.transpose(0, 1)).add(b1).tanh().matmul(W2.transpose(0, 1)).add(b2);
+  const forward = (x: Tensor): Tensor =>
+    x.reshape(x.size(0), -1).matmul(W1.transpose(0, 1)).add(b1).tanh().matmul(W2.transpose(0, 1)).add(b2);
   return { model: { stochastic: false, forward }, X };
 }
 
@@ -98,7 +106,10 @@ function linear(K: number, seed: number): Linear {
     return s ** (1 / q);
   };
   const r = { Linf: [] as number[], L2: [] as number[] };
-  for (const [norm, q] of [['Linf', 1], ['L2', 2]] as const)
+  for (const [norm, q] of [
+    ['Linf', 1],
+    ['L2', 2],
+  ] as const)
     ys.forEach((y, i) => {
       let best = Infinity;
       for (let j = 0; j < K; j++)

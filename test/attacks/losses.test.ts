@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { tensor, tidy, grad } from '../../src/tensor/index.js';
 import { ceLoss, dlrLoss, dlrTargetedLoss, margin, cwLoss } from '../../src/attacks/losses.js';
-import { Linf, L2, L1, l1BoxProjection } from '../../src/attacks/norms.js';
+import { Linf, L2, L1, l1Correction } from '../../src/attacks/norms.js';
 import { checkTensor } from '../helpers.js';
 
 interface GoldenCore {
@@ -56,6 +56,10 @@ test('norm projections land in ball ∩ box', () =>
       assert.ok(n.distance(p, x).max().item() <= eps * (1 + 1e-9), `${n.name} ball`);
     }
     // L1: exact projection = soft threshold; here x=0.5, d=[0.3,-0.1], eps=0.2 -> [0.2, 0]
-    const d = l1BoxProjection(tensor([0.5, 0.5], [1, 2], 'float64'), tensor([0.3, -0.1], [1, 2], 'float64'), 0.2);
-    checkTensor(d, [0.2, 0], 'l1 soft threshold', 1e-12, 0);
+    // L1 with the box: c = [0.5, 0.9], d = [0.3, 0.4], room [0.5, 0.1]; |δ| = min(room, max(|d| − λ, 0)):
+    // eps 0.2 -> λ = 0.2, δ = [0.1, 0.1]; eps 5 -> box clip only, δ = [0.3, 0.1]
+    const c = tensor([0.5, 0.9], [1, 2], 'float64');
+    const d = tensor([0.3, 0.4], [1, 2], 'float64');
+    checkTensor(d.add(l1Correction(c, d, 0.2)), [0.1, 0.1], 'l1 projection with box', 1e-12, 0);
+    checkTensor(d.add(l1Correction(c, d, 5)), [0.3, 0.1], 'l1 inside: box clip only', 1e-12, 0);
   }));

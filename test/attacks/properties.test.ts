@@ -55,7 +55,9 @@ for (const name of attackNames()) {
 
 test('generous eps: every attack lowers accuracy on the tiny model', () => {
   const { model: tiny, X: x2, Y: y2 } = tinyModel();
-  for (const name of attackNames())
+  // NOTE: Square perturbs square windows of images, so it needs [B, C, H, W]
+  // inputs; the tiny model takes [B, 8]. Square is covered on the conv net above.
+  for (const name of attackNames().filter((n) => n !== 'square'))
     for (const norm of ATTACKS[name]!.norms) {
       const r = createAttack(name, { eps: norm === 'Linf' ? 0.3 : 1.5, norm, nIter: 20 }).attack(tiny, x2, y2);
       assert.ok(
@@ -94,4 +96,36 @@ test('APGD queries: clean + final check + (N + 1) per pass', () => {
   const r = createAttack('apgd-ce', { eps: 0.01, nIter: 10, nRestarts: 1 }).attack(model, X, Y);
   assert.equal(r.queries, 2 + 11);
   r.xAdv.dispose();
+});
+
+test('restarts only attack still-robust points (APGD: one pass when the first fools everything)', () => {
+  const { model: tiny, X: x2, Y: y2 } = tinyModel();
+  const r = createAttack('apgd-ce', { eps: 0.3, nIter: 10, nRestarts: 5 }).attack(tiny, x2, y2);
+  assert.deepEqual(r.success, [true, true]);
+  assert.equal(r.queries, 2 + 11);
+  r.xAdv.dispose();
+});
+
+test('PGD max-loss restarts and APGD-L1 large-eps schedule keep the generic properties', () => {
+  const cases: [string, AttackOptions][] = [
+    ['pgd', { eps: 0.1, norm: 'Linf', steps: 5, nRestarts: 3, restarts: 'max-loss', seed: 2 }],
+    ['pgd', { eps: 0.5, norm: 'L2', steps: 5, nRestarts: 3, restarts: 'max-loss', seed: 2 }],
+    ['apgd-ce', { eps: 2, norm: 'L1', nIter: 10, nRestarts: 2, useLargeReps: true }],
+    ['apgd-t', { eps: 2, norm: 'L1', nIter: 10, nTargetClasses: 2, useLargeReps: true }],
+  ];
+  for (const [name, o] of cases) {
+    const before = memoryStats().liveTensors;
+    const r = createAttack(name, o).attack(model, X, Y);
+    const dist = tidy(() => normOf(o.norm!).distance(r.xAdv, X).toArray());
+    assert.ok(Math.max(...dist) <= o.eps + 1e-6, `${name} ${o.norm}: ball`);
+    assert.ok(
+      tidy(() => r.xAdv.min().item() >= 0 && r.xAdv.max().item() <= 1),
+      `${name}: box`,
+    );
+    const pred = predict(model, r.xAdv);
+    r.success.forEach((s, i) => assert.equal(s, pred[i] !== labels[i]));
+    for (let i = 0; i < 8; i += 2) assert.equal(dist[i], 0);
+    r.xAdv.dispose();
+    assert.equal(memoryStats().liveTensors, before, `${name}: no leaks`);
+  }
 });

@@ -4,7 +4,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Tensor, isGradEnabled, keep, manualSeed, memoryStats, rand, randn, tidy } from '../../src/tensor/index.js';
-import { Square, etaPattern, pSelection, roundHalfEven, squareAA, squareSettings, squareSide, squareSingleRun } from '../../src/attacks/square.js';
+import {
+  Square,
+  etaPattern,
+  pSelection,
+  roundHalfEven,
+  squareAA,
+  squareSettings,
+  squareSide,
+  squareSingleRun,
+} from '../../src/attacks/square.js';
 import type { Model } from '../../src/attacks/types.js';
 import { checkTensor } from '../helpers.js';
 import { convNet, linearModel } from './models.js';
@@ -35,7 +44,8 @@ test('square_s_*: window sides for MNIST / CIFAR sizes (Python round-half-even)'
   ];
   for (const [table, norm, hw] of cases)
     for (const [it, s] of table)
-      for (const c of [1, 3]) assert.equal(squareSide(norm, pSelection(it, 0.8, 5000, false), c, hw, hw), s, `${norm} ${hw} it ${it} c ${c}`);
+      for (const c of [1, 3])
+        assert.equal(squareSide(norm, pSelection(it, 0.8, 5000, false), c, hw, hw), s, `${norm} ${hw} it ${it} c ${c}`);
   assert.deepEqual([0.5, 1.5, 2.5, 3.5, 2.4999, 2.5001].map(roundHalfEven), [0, 2, 2, 4, 2, 3]);
   assert.equal(squareSide('L2', 0.0001, 1, 28, 28), 3, 'L2 side is at least 3');
   assert.equal(squareSide('Linf', 0.0001, 1, 28, 28), 1, 'Linf side is at least 1');
@@ -114,7 +124,10 @@ test('linear K = 2: Square breaks every point with r < eps/2 and never beats the
   });
   const labels = y.toArray();
   const w = W.toArray();
-  for (const [norm, q] of [['Linf', 1], ['L2', 2]] as const) {
+  for (const [norm, q] of [
+    ['Linf', 1],
+    ['L2', 2],
+  ] as const) {
     let dual = 0;
     for (let k = 0; k < D; k++) dual += Math.abs((w[k] as number) - (w[D + k] as number)) ** q;
     const r = labels.map((_, i) => Math.abs((z[2 * i] as number) - (z[2 * i + 1] as number)) / dual ** (1 / q));
@@ -122,7 +135,9 @@ test('linear K = 2: Square breaks every point with r < eps/2 and never beats the
     const eps = ((sorted[N / 2 - 1] as number) + (sorted[N / 2] as number)) / 2; // exact robust accuracy 0.5
     const res = new Square({ eps, norm, nQueries: 1000, rescSchedule: false }).attack(model, X, y);
     res.xAdv.dispose();
-    r.forEach((ri, i) => ri < eps / 2 && assert.ok(res.success[i], `${norm}: point ${i} with r = ${ri} < eps/2 = ${eps / 2} broken`));
+    r.forEach(
+      (ri, i) => ri < eps / 2 && assert.ok(res.success[i], `${norm}: point ${i} with r = ${ri} < eps/2 = ${eps / 2} broken`),
+    );
     const acc = res.success.filter((s) => !s).length / N;
     assert.ok(acc >= 0.5, `${norm}: robust accuracy ${acc} below the exact 0.5`);
   }

@@ -1,0 +1,145 @@
+// CARSO (carso.md sections 4 and 6): a frozen classifier f plus a purifier.
+// Inference, for x: [B, C, H, W] in [0, 1]:
+//   taps of f(x) -> compressors -> c: [B, cond]
+//   z_i ~ N(0, I) (i = 1..N; N = 0: one z = 0), all N B reconstructions decoded
+//   and classified by f in ONE batched call -> l: [N, B, K] -> aggregation -> [B, K]
+// Differentiable in x along x -> f's convs -> taps -> compressors -> c -> decoder
+// -> f -> aggregation (f's own logits on x are discarded). z does not depend on
+// x, so attacks treat it as exogenous noise (EOT): `stochastic` is true.
+// Training (forwardTrain) instead runs the encoder on the (perturbed) input and
+// samples the posterior by reparameterisation (section 3).
+//
+//     const carso = new Carso(wrn, { geometry: GEOMETRIES.cifar10, taps: WRN_28_10_TAPS });
+//     loadPurifier('purifier.safetensors', carso.purifier);
+//     const logits = carso.eval().forward(x); // [B, 10]; pass `carso` to any attack
+import { noGrad, randn, tidy, zeros, type Tensor } from '../tensor/index.js';
+import type { Module } from '../nn/index.js';
+import type { Model } from '../attacks/types.js';
+import { normalizeInput } from '../models/normalize.js';
+import { aggregate, type Aggregation } from './aggregation.js';
+import { reparameterize } from './cvae.js';
+import type { CarsoGeometry } from './geometry.js';
+import { Purifier } from './purifier.js';
+import { Taps } from './taps.js';
+
+export interface CarsoOptions {
+  geometry: CarsoGeometry;
+  /** The classifier's tapped module names (e.g. WRN_28_10_TAPS). */
+  taps: readonly string[];
+  /** Latent samples per input at inference (default 8; 0 = one deterministic z = 0). */
+  samples?: number;
+  /** Default 'peel' (the stable form; see aggregation.ts). */
+  aggregation?: Aggregation;
+  /** Build the training-only encoder (default true). */
+  encoder?: boolean;
+}
+
+export interface TrainOutput {
+  /** [B, C, H, W] in (0, 1) */
+  xHat: Tensor;
+  /** [B, latent] each */
+  mu: Tensor;
+  logvar: Tensor;
+}
+
+export class Carso implements Model {
+  readonly stochastic = true;
+  readonly purifier: Purifier;
+  readonly geometry: CarsoGeometry;
+  samples: number;
+  aggregation: Aggregation;
+  private readonly taps: Taps;
+
+  /**
+   * Freezes `classifier` (eval mode, no parameter gradients: it is never trained
+   * here) and builds the purifier from the tap shapes of a dummy forward.
+   */
+  constructor(
+    readonly classifier: Module,
+    o: CarsoOptions,
+  ) {
+    this.geometry = o.geometry;
+    this.samples = o.samples ?? 8;
+    this.aggregation = o.aggregation ?? 'peel';
+    if (!Number.isInteger(this.samples) || this.samples < 0) throw new Error(`Carso: samples must be an integer >= 0, got ${this.samples}`);
+    classifier.eval().requiresGrad_(false);
+    this.taps = new Taps(classifier, o.taps);
+    const g = o.geometry;
+    // NOTE: zeros, not the reference's th.rand, so building CARSO leaves the RNG stream alone.
+    const tapShapes = noGrad(() => tidy(() => this.taps.capture(zeros([1, g.channels, g.size, g.size])).taps.map((t) => t.shape.slice(1))));
+    this.purifier = new Purifier({ geometry: g, tapShapes, encoder: o.encoder ?? true });
+  }
+
+  /** The tapped module names, in execution order. */
+  get tapNames(): readonly string[] {
+    return this.taps.names;
+  }
+
+  /** What the optimiser trains: the purifier's parameters only (never the classifier's). */
+  purifierParameters(): Tensor[] {
+    return this.purifier.parameters();
+  }
+
+  /** Purifier BatchNorms on batch statistics (training); the classifier stays in eval mode. */
+  train(on = true): this {
+    this.purifier.train(on);
+    this.classifier.eval();
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** x: [B, C, H, W] in [0, 1] -> c: [B, cond], differentiable w.r.t. x when recording gradients. */
+  condition(x: Tensor): Tensor {
+    this.classifier.eval();
+    return tidy(() => this.purifier.condition(this.taps.capture(x).taps));
+  }
+
+  /** Model interface: aggregated logits [B, K] with fresh prior samples. Needs eval mode. */
+  forward(x: Tensor): Tensor {
+    return this.forwardWithLatents(x, this.drawLatents(x));
+  }
+
+  /** N prior samples for x: [N, B, latent] ~ N(0, I), or zeros [1, B, latent] when samples = 0. */
+  drawLatents(x: Tensor): Tensor {
+    const shape = [Math.max(1, this.samples), x.size(0), this.geometry.latentDim];
+    return this.samples === 0 ? zeros(shape, x.dtype, x.device) : randn(shape, x.dtype, x.device);
+  }
+
+  /** As forward, with the latents given: z: [N, B, latent] (e.g. fixed for gradient checks). */
+  forwardWithLatents(x: Tensor, z: Tensor): Tensor {
+    if (this.purifier.training) throw new Error('Carso.forward: purifier in training mode; call eval() (training uses forwardTrain)');
+    const [N, B, d] = z.shape as [number, number, number];
+    if (z.ndim !== 3 || B !== x.size(0) || d !== this.geometry.latentDim)
+      throw new Error(`Carso: latents must be [N, ${x.size(0)}, ${this.geometry.latentDim}], got [${z.shape.join(', ')}]`);
+    return tidy(() => {
+      const c = this.condition(x); // [B, cond]
+      const cN = c.unsqueeze(0).expand(N, B, c.size(1)).reshape(N * B, -1);
+      const xHat = this.purifier.decode(z.reshape(N * B, d), cN); // [N B, C, H, W], sample-major
+      const logits = this.classifier.call(xHat); // [N B, K]
+      return aggregate(logits.view(N, B, -1), this.aggregation);
+    });
+  }
+
+  /**
+   * The training forward (carso.md 3.3-3.4): the representation of xTilde under
+   * noGrad, the encoder on standardised xTilde, z = mu + sigma eps, decode [z, c].
+   */
+  forwardTrain(xTilde: Tensor, eps?: Tensor): TrainOutput {
+    this.classifier.eval();
+    return tidy(() => {
+      const taps = noGrad(() => this.taps.capture(xTilde).taps);
+      const c = this.purifier.condition(taps);
+      const { mu, logvar } = this.purifier.encode(normalizeInput(xTilde, this.geometry.normalization), c);
+      return { xHat: this.purifier.decode(reparameterize(mu, logvar, eps), c), mu, logvar };
+    });
+  }
+
+  /** Detaches the hooks and frees the purifier (the classifier is the caller's). */
+  dispose(): void {
+    this.taps.remove();
+    this.purifier.dispose();
+  }
+}

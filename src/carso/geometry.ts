@@ -1,0 +1,108 @@
+// The purifier's sizes per data set (carso.md sections 2-3), as data: what the
+// reference hard-codes in train_{a,b,c}.py and modelpieces.py, plus a documented
+// analogue for 28x28 greyscale images (Fashion-MNIST, MNIST), which the TMLR
+// code does not cover.
+//
+//     const g = GEOMETRIES.cifar10; // 3x32x32, condition 512, latent 128, 3-conv compressors
+//     decoderSizes(g);              // [3, 5, 9, 17, 33, 32]
+import type { DatasetName } from '../data/index.js';
+import { CIFAR100_NORM, CIFAR10_NORM, TINY_IMAGENET_NORM } from '../models/datasets.js';
+import type { Normalization } from '../models/normalize.js';
+
+/** Channels of the decoder's seed and of its four transposed-conv blocks (every geometry). */
+export const DECODER_CHANNELS = [256, 256, 128, 64, 32] as const;
+
+export interface DecoderGeometry {
+  /** Side of the 256 x s x s seed the first Linear is reshaped to. */
+  readonly seed: number;
+  /** output_padding of each of the four ConvTranspose2d(k3, s2, p1) blocks: side -> 2 side - 1 + op. */
+  readonly outputPadding: readonly [number, number, number, number];
+  /** The last ConvTranspose2d (stride 1, bias) before the Sigmoid: side -> side - 1 - 2 p + k. */
+  readonly finalKernel: number;
+  readonly finalPadding: number;
+}
+
+export interface CarsoGeometry {
+  /** Image [channels, size, size] in [0, 1]. */
+  readonly channels: number;
+  readonly size: number;
+  /** Condition vector c (the repr_fcn_compressor's width). */
+  readonly condDim: number;
+  /** Latent z (the joint FC's width and the neck's). */
+  readonly latentDim: number;
+  /** Unpadded 3x3 convs per tap compressor (3 CIFAR, 4 Tiny: `compress_more`). */
+  readonly compressorConvs: number;
+  readonly decoder: DecoderGeometry;
+  /** Standardisation of the encoder's image input (data_prep_dispatcher_3ch), and the std of the eps quirk (train.ts). */
+  readonly normalization: Normalization;
+}
+
+const CIFAR_DECODER: DecoderGeometry = { seed: 3, outputPadding: [0, 0, 0, 0], finalKernel: 2, finalPadding: 1 };
+const CIFAR = { channels: 3, size: 32, condDim: 512, latentDim: 128, compressorConvs: 3, decoder: CIFAR_DECODER };
+
+// NOTE (28x28 greyscale, our choice; the TMLR code has no such geometry):
+// * decoder 256x2x2 -> 4 -> 7 -> 14 -> 28 (output_padding 1, 0, 1, 1), then the Tiny-style
+//   k3/p1 ConvTranspose (28 -> 28): the reference's four blocks and channels, landing exactly on 28.
+// * condition 512 and latent 128, the CIFAR sizes unchanged: an issue note found a light version
+//   (condition 128, latent 32, 3 taps) too weak, and with a quarter of CIFAR's pixels these are 4x
+//   as generous per pixel. On CPU the cost that matters is the condition FC (concat x 512), which
+//   stays small for a CNN's taps; unused latent dimensions cost little (the KL term parks them).
+// * 3-conv compressors, as CIFAR (the taps are at most 28x28, so 3 unpadded convs leave >= 22x22;
+//   a 4th would only shrink 7x7 taps to 1x1).
+// * encoder standardisation with the usual training-set statistics (the classifiers themselves take
+//   raw pixels); the image branch is the reference's 1 -> 2 -> 4 channels (4x7x7 = 196 features).
+const GREY_DECODER: DecoderGeometry = { seed: 2, outputPadding: [1, 0, 1, 1], finalKernel: 3, finalPadding: 1 };
+const GREY = { channels: 1, size: 28, condDim: 512, latentDim: 128, compressorConvs: 3, decoder: GREY_DECODER };
+
+export const GEOMETRIES: { readonly [K in DatasetName]: CarsoGeometry } = {
+  cifar10: { ...CIFAR, normalization: CIFAR10_NORM },
+  cifar100: { ...CIFAR, normalization: CIFAR100_NORM },
+  'tiny-imagenet': {
+    channels: 3,
+    size: 64,
+    condDim: 768,
+    latentDim: 192,
+    compressorConvs: 4,
+    decoder: { seed: 4, outputPadding: [1, 1, 1, 1], finalKernel: 3, finalPadding: 1 },
+    normalization: TINY_IMAGENET_NORM,
+  },
+  'fashion-mnist': { ...GREY, normalization: { mean: [0.286], std: [0.353] } },
+  mnist: { ...GREY, normalization: { mean: [0.1307], std: [0.3081] } },
+};
+
+/** Spatial side after each decoder stage: seed, the four blocks, the final ConvTranspose (= g.size). */
+export function decoderSizes(g: CarsoGeometry): number[] {
+  const d = g.decoder;
+  const sizes = [d.seed];
+  for (const op of d.outputPadding) sizes.push(2 * sizes[sizes.length - 1]! - 1 + op);
+  sizes.push(sizes[sizes.length - 1]! - 1 - 2 * d.finalPadding + d.finalKernel);
+  return sizes;
+}
+
+/** Features of the encoder's image branch: 4C x ceil(ceil(H/2)/2)^2 (CIFAR 768, Tiny 3072, 28x28x1 196). */
+export function imageCodeSize(g: CarsoGeometry): number {
+  const side = Math.ceil(Math.ceil(g.size / 2) / 2);
+  return 4 * g.channels * side * side;
+}
+
+/** Throws unless the decoder lands exactly on the image size (a typo in a geometry fails here, not in a loss). */
+export function checkGeometry(g: CarsoGeometry): void {
+  const sizes = decoderSizes(g);
+  if (sizes[sizes.length - 1] !== g.size)
+    throw new Error(`CARSO geometry: decoder sides ${sizes.join(' -> ')} do not end at the image size ${g.size}`);
+  for (const [k, v] of [['condDim', g.condDim], ['latentDim', g.latentDim], ['compressorConvs', g.compressorConvs]] as const)
+    if (!Number.isInteger(v) || v < 1) throw new Error(`CARSO geometry: ${k} must be a positive integer, got ${v}`);
+  if (g.normalization.mean.length !== g.channels) throw new Error(`CARSO geometry: normalisation needs ${g.channels} channels`);
+}
+
+/**
+ * The 26 tapped convolutions of the DeepMind WRN-28-10 (carso.md 2.1), in forward
+ * execution order: every conv_0/conv_1 of groups 0-2 and the shortcuts of groups 1
+ * and 2 (not init_conv, not layer.0.block.0.shortcut).
+ */
+export const WRN_28_10_TAPS: readonly string[] = [0, 1, 2].flatMap((g) =>
+  [0, 1, 2, 3].flatMap((b) => {
+    const convs = [`layer.${g}.block.${b}.conv_0`, `layer.${g}.block.${b}.conv_1`];
+    return g > 0 && b === 0 ? [...convs, `layer.${g}.block.0.shortcut`] : convs;
+  }),
+);

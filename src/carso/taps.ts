@@ -1,0 +1,82 @@
+// Representation taps (carso.md 2.1; ebtorch's gather_model_repr): forward hooks
+// on named modules of a classifier that collect their outputs, in execution
+// order, during one forward. The tensors keep their autograd graph, so the
+// defence stays differentiable end to end (section 6); run the capture under
+// noGrad when no gradient is wanted (purifier training).
+//
+//     const taps = new Taps(wrn, WRN_28_10_TAPS);
+//     const { output, taps: reps } = tidy(() => taps.capture(x)); // reps[i]: [B, C_i, H_i, W_i]
+//     taps.remove();
+import { dispose, keep, type Tensor } from '../tensor/index.js';
+import type { Module } from '../nn/index.js';
+
+export interface Capture {
+  /** The model's own output on x. */
+  output: Tensor;
+  /** Each tapped module's output, in the order the modules fired. */
+  taps: Tensor[];
+  /** The module name of each entry of `taps`. */
+  order: string[];
+}
+
+export class Taps {
+  private readonly removers: (() => void)[];
+  /** Outputs recorded by the hooks during a capture; null between captures (the hooks do nothing then). */
+  private recording: { tensor: Tensor; name: string }[] | null = null;
+
+  /** Hooks the modules `names` (dotted, as namedModules) of `model`; throws listing the unknown ones. */
+  constructor(
+    readonly model: Module,
+    readonly names: readonly string[],
+  ) {
+    const modules = new Map(model.namedModules());
+    const unknown = names.filter((n) => n === '' || !modules.has(n));
+    if (unknown.length > 0) throw new Error(`Taps: ${model.constructor.name} has no module(s) ${unknown.join(', ')}`);
+    if (new Set(names).size !== names.length) throw new Error('Taps: a module is named twice');
+    this.removers = names.map((name) =>
+      modules.get(name)!.registerForwardHook((_m, _input, out) => {
+        // NOTE: containers run children inside tidy, which would free `out` when the child returns.
+        this.recording?.push({ tensor: keep(out), name });
+      }),
+    );
+  }
+
+  /**
+   * model.call(x) with the tapped outputs collected. Every returned tensor
+   * belongs to the caller's scope; throws if a tapped module did not fire.
+   */
+  capture(x: Tensor): Capture {
+    if (this.recording !== null) throw new Error('Taps.capture: already capturing (captures do not nest)');
+    const recorded: { tensor: Tensor; name: string }[] = [];
+    this.recording = recorded;
+    let output: Tensor;
+    try {
+      output = this.model.call(x);
+    } catch (err) {
+      dispose(recorded.map((r) => r.tensor));
+      throw err;
+    } finally {
+      this.recording = null;
+    }
+    // NOTE: kept tensors left every scope; a same-shape view of each (same storage, same graph)
+    // belongs to the current one, so the caller's tidy frees them as usual.
+    const kept = new Set(recorded.map((r) => r.tensor));
+    const rehome = (t: Tensor): Tensor => t.view(...t.shape);
+    const taps = recorded.map((r) => rehome(r.tensor));
+    if (kept.has(output)) output = rehome(output);
+    dispose([...kept]);
+    const order = recorded.map((r) => r.name);
+    const silent = this.names.filter((n) => !order.includes(n));
+    if (silent.length > 0) {
+      dispose([output, taps]);
+      throw new Error(`Taps.capture: module(s) ${silent.join(', ')} did not run in ${this.model.constructor.name}'s forward`);
+    }
+    return { output, taps, order };
+  }
+
+  /** Detaches every hook (the model is left as it was). */
+  remove(): void {
+    for (const r of this.removers) r();
+    this.removers.length = 0;
+  }
+}
