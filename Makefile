@@ -57,8 +57,11 @@ test: build
 demo: build
 	node dist/cli/main.js demo
 
+# Benchmarks: carso vs a PyTorch peer (Debian python3-torch) side by side; long.
 bench: build
 	node --import tsx bench/engine.ts
+	node --import tsx bench/train.ts
+	node --import tsx bench/memory.ts
 
 lint: deps
 	npx eslint src test bench

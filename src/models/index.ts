@@ -16,7 +16,7 @@ import { WideResNet, WRN_PRESETS } from './wide-resnet.js';
 
 export { ReferenceCNN } from './reference-cnn.js';
 export { FmnistCNN } from './fmnist-cnn.js';
-export { WideResNet, WideResNetBlock, WideResNetGroup, WRN_PRESETS, type WideResNetOptions } from './wide-resnet.js';
+export { WideResNet, WideResNetBlock, WideResNetGroup, WRN_PRESETS, wrnTapNames, type WideResNetOptions } from './wide-resnet.js';
 export { PreActResNet18, PreActBlock, type PreActResNetOptions } from './preact-resnet.js';
 export { normalizeInput, type Normalization } from './normalize.js';
 export { DATASETS, CIFAR10_NORM, CIFAR100_NORM, TINY_IMAGENET_NORM, type DatasetSpec } from './datasets.js';

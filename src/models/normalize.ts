@@ -26,8 +26,7 @@ export function checkNormalization(n: Normalization, channels: number, owner: st
 export function normalizeInput(x: Tensor, n: Normalization | null): Tensor {
   if (n === null) return x;
   const c = n.mean.length;
-  if (x.ndim !== 4 || x.size(1) !== c)
-    throw new Error(`normalizeInput: expected [B, ${c}, H, W], got [${x.shape.join(', ')}]`);
+  if (x.ndim !== 4 || x.size(1) !== c) throw new Error(`normalizeInput: expected [B, ${c}, H, W], got [${x.shape.join(', ')}]`);
   return tidy(() => {
     const mean = tensor(n.mean, [c, 1, 1], x.dtype, x.device);
     const std = tensor(n.std, [c, 1, 1], x.dtype, x.device);

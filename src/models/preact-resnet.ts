@@ -81,7 +81,10 @@ export class PreActResNet18 extends Module {
     this.classes = opts.classes ?? 10;
     this.normalization = opts.normalization ?? null;
     this.inputChannels = opts.inputChannels ?? 3;
-    for (const [k, v] of [['classes', this.classes], ['inputChannels', this.inputChannels]] as const)
+    for (const [k, v] of [
+      ['classes', this.classes],
+      ['inputChannels', this.inputChannels],
+    ] as const)
       if (!Number.isInteger(v) || v < 1) throw new Error(`PreActResNet18: ${k} must be a positive integer, got ${v}`);
     if (this.normalization !== null) checkNormalization(this.normalization, this.inputChannels, 'PreActResNet18');
 

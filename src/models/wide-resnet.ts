@@ -71,7 +71,9 @@ export class WideResNetBlock extends Module {
     this.addModule('relu_1', this.relu_1);
     this.conv_1 = this.addModule('conv_1', new Conv2d(outChannels, outChannels, 3, { padding: 1, bias: false }));
     this.shortcut =
-      inChannels === outChannels ? null : this.addModule('shortcut', new Conv2d(inChannels, outChannels, 1, { stride, bias: false }));
+      inChannels === outChannels
+        ? null
+        : this.addModule('shortcut', new Conv2d(inChannels, outChannels, 1, { stride, bias: false }));
   }
 
   forward(x: Tensor): Tensor {
@@ -125,9 +127,12 @@ export class WideResNet extends Module {
     this.autopool = opts.autopool ?? false;
     this.inputChannels = opts.inputChannels ?? 3;
     const momentum = opts.bnMomentum ?? 0.01;
-    const n = (this.depth - 4) / 6;
-    if (!Number.isInteger(n) || n < 1) throw new Error(`WideResNet: depth must be 6n + 4 with n >= 1, got ${this.depth}`);
-    for (const [k, v] of [['width', this.width], ['classes', this.classes], ['inputChannels', this.inputChannels]] as const)
+    const n = blocksPerGroup(this.depth, 'WideResNet');
+    for (const [k, v] of [
+      ['width', this.width],
+      ['classes', this.classes],
+      ['inputChannels', this.inputChannels],
+    ] as const)
       if (!Number.isInteger(v) || v < 1) throw new Error(`WideResNet: ${k} must be a positive integer, got ${v}`);
     if (this.normalization !== null) checkNormalization(this.normalization, this.inputChannels, 'WideResNet');
 
@@ -158,23 +163,34 @@ export class WideResNet extends Module {
     });
   }
 
-  /**
-   * The conv modules whose outputs CARSO taps (carso.md section 2.1), in the order
-   * their forward hooks fire: every block's conv_0 and conv_1, plus the shortcut of
-   * the first block of groups 1 and 2 (after its conv_1). Not init_conv, not
-   * layer.0.block.0.shortcut. 26 names for depth 28.
-   */
+  /** The conv modules CARSO taps in this model, in hook order (see `wrnTapNames`). */
   carsoTapNames(): string[] {
-    const names: string[] = [];
-    this.layer.children().forEach((group, g) =>
-      (group as WideResNetGroup).block.children().forEach((block, j) => {
-        const at = `layer.${g}.block.${j}`;
-        names.push(`${at}.conv_0`, `${at}.conv_1`);
-        if (g > 0 && (block as WideResNetBlock).shortcut !== null) names.push(`${at}.shortcut`);
-      }),
-    );
-    return names;
+    return wrnTapNames(this.depth);
   }
+}
+
+/**
+ * The conv modules whose outputs CARSO taps (carso.md section 2.1) in a WRN of
+ * `depth`, in the order their forward hooks fire: every block's conv_0 and
+ * conv_1, plus the shortcut of the first block of groups 1 and 2 (after its
+ * conv_1). Not init_conv, not layer.0.block.0.shortcut. 26 names for depth 28.
+ */
+export function wrnTapNames(depth = 28): string[] {
+  const n = blocksPerGroup(depth, 'wrnTapNames');
+  return [0, 1, 2].flatMap((g) =>
+    Array.from({ length: n }, (_, j) => {
+      const at = `layer.${g}.block.${j}`;
+      // NOTE: groups 1 and 2 always open with a shortcut (the width doubles); group 0's is never tapped.
+      return [`${at}.conv_0`, `${at}.conv_1`, ...(g > 0 && j === 0 ? [`${at}.shortcut`] : [])];
+    }).flat(),
+  );
+}
+
+/** n = (depth - 4) / 6 blocks per group; throws unless depth = 6n + 4 with n >= 1. */
+function blocksPerGroup(depth: number, owner: string): number {
+  const n = (depth - 4) / 6;
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${owner}: depth must be 6n + 4 with n >= 1, got ${depth}`);
+  return n;
 }
 
 /** The named WRN shapes: depth and width. */

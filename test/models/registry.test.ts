@@ -74,8 +74,14 @@ test('incompatible or unknown data sets are rejected, naming what fits', () => {
     () => createModel('preact-resnet18', { dataset: 'tiny-imagenet' }),
     /createModel\('preact-resnet18'\): does not fit dataset 'tiny-imagenet': it takes 32x32 RGB images .* \(cifar10, cifar100\)/,
   );
-  assert.throws(() => createModel('wrn-28-10', { dataset: 'mnist' }), /does not fit dataset 'mnist'.*\(cifar10, cifar100, tiny-imagenet\)/);
-  assert.throws(() => createModel('fmnist-cnn', { dataset: 'cifar10' }), /it takes 28x28 greyscale images \(fashion-mnist, mnist\)/);
+  assert.throws(
+    () => createModel('wrn-28-10', { dataset: 'mnist' }),
+    /does not fit dataset 'mnist'.*\(cifar10, cifar100, tiny-imagenet\)/,
+  );
+  assert.throws(
+    () => createModel('fmnist-cnn', { dataset: 'cifar10' }),
+    /it takes 28x28 greyscale images \(fashion-mnist, mnist\)/,
+  );
   assert.throws(
     () => createModel('wrn-16-4', { dataset: 'imagenet' }),
     /unknown dataset 'imagenet' \(valid: fashion-mnist, mnist, cifar10, cifar100, tiny-imagenet\)/,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { dispose, manualSeed, noGrad, type Tensor } from '../../src/tensor/index.js';
 import { Conv2d, type Module } from '../../src/nn/index.js';
 import { loadModule, readSafetensors } from '../../src/io/index.js';
-import { CIFAR10_NORM, TINY_IMAGENET_NORM, WideResNet, type WideResNetOptions } from '../../src/models/index.js';
+import { CIFAR10_NORM, TINY_IMAGENET_NORM, WideResNet, wrnTapNames, type WideResNetOptions } from '../../src/models/index.js';
 import { checkTensor } from '../helpers.js';
 import { FIXTURES } from '../fixtures.js';
 
@@ -92,6 +92,7 @@ const SPEC_TAPS = [0, 1, 2].flatMap((g) =>
 test("WRN-28-10: CARSO's 26 tapped convs exist as Conv2d modules with the spec's widths", () => {
   assert.equal(SPEC_TAPS.length, 26);
   const m = new WideResNet();
+  assert.deepEqual(wrnTapNames(), SPEC_TAPS);
   assert.deepEqual(m.carsoTapNames(), SPEC_TAPS);
   const modules = new Map(m.namedModules());
   for (const name of SPEC_TAPS) {
@@ -125,9 +126,11 @@ for (const name of Object.keys(CASES)) {
     assert.deepEqual(hookOrder(m, x), STRUCTURE[name]!.conv_hook_order);
     // the taps' outputs: pre-BN conv outputs at the group's width and resolution (32/16/8 CIFAR, 64/32/16 Tiny)
     const size = x.size(2);
-    const seen = new Map<string, number[]>();
+    const seen = new Map<string, readonly number[]>();
     const modules = new Map(m.namedModules());
-    const removers = m.carsoTapNames().map((n) => modules.get(n)!.registerForwardHook((_, __, out) => void seen.set(n, out.shape)));
+    const removers = m
+      .carsoTapNames()
+      .map((n) => modules.get(n)!.registerForwardHook((_, __, out) => void seen.set(n, out.shape)));
     noGrad(() => m.call(x));
     for (const remove of removers) remove();
     assert.deepEqual([...seen.keys()], m.carsoTapNames());
@@ -141,6 +144,7 @@ for (const name of Object.keys(CASES)) {
 
 test('options are checked', () => {
   assert.throws(() => new WideResNet({ depth: 20 }), /depth must be 6n \+ 4/);
+  assert.throws(() => wrnTapNames(12), /wrnTapNames: depth must be 6n \+ 4/);
   assert.throws(() => new WideResNet({ width: 0 }), /width must be a positive integer/);
   assert.throws(() => new WideResNet({ inputChannels: 1, depth: 10, width: 1 }), /normalisation needs 1 means and stds, got 3/);
   const grey = new WideResNet({ inputChannels: 1, depth: 10, width: 1, normalization: null, autopool: true });
