@@ -9,22 +9,22 @@
 // Training (forwardTrain) instead runs the encoder on the (perturbed) input and
 // samples the posterior by reparameterisation (section 3).
 //
-//     const carso = new Carso(wrn, { geometry: GEOMETRIES.cifar10, taps: WRN_28_10_TAPS });
-//     loadPurifier('purifier.safetensors', carso.purifier);
+//     const carso = Carso.load(wrn, 'runs/p/purifier.safetensors'); // or new Carso(wrn, { geometry, taps })
 //     const logits = carso.eval().forward(x); // [B, 10]; pass `carso` to any attack
-import { noGrad, randn, tidy, zeros, type Tensor } from '../tensor/index.js';
+import { dispose, noGrad, randn, tidy, zeros, type Tensor } from '../tensor/index.js';
+import { readSafetensors } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import type { Model } from '../attacks/types.js';
 import { normalizeInput } from '../models/normalize.js';
 import { aggregate, type Aggregation } from './aggregation.js';
 import { reparameterize } from './cvae.js';
 import type { CarsoGeometry } from './geometry.js';
-import { Purifier } from './purifier.js';
+import { Purifier, loadPurifier, purifierInfo } from './purifier.js';
 import { Taps } from './taps.js';
 
 export interface CarsoOptions {
   geometry: CarsoGeometry;
-  /** The classifier's tapped module names (e.g. WRN_28_10_TAPS). */
+  /** The classifier's tapped module names (e.g. defaultTapNames(classifier)). */
   taps: readonly string[];
   /** Latent samples per input at inference (default 8; 0 = one deterministic z = 0). */
   samples?: number;
@@ -61,13 +61,40 @@ export class Carso implements Model {
     this.geometry = o.geometry;
     this.samples = o.samples ?? 8;
     this.aggregation = o.aggregation ?? 'peel';
-    if (!Number.isInteger(this.samples) || this.samples < 0) throw new Error(`Carso: samples must be an integer >= 0, got ${this.samples}`);
+    if (!Number.isInteger(this.samples) || this.samples < 0)
+      throw new Error(`Carso: samples must be an integer >= 0, got ${this.samples}`);
     classifier.eval().requiresGrad_(false);
     this.taps = new Taps(classifier, o.taps);
     const g = o.geometry;
     // NOTE: zeros, not the reference's th.rand, so building CARSO leaves the RNG stream alone.
-    const tapShapes = noGrad(() => tidy(() => this.taps.capture(zeros([1, g.channels, g.size, g.size])).taps.map((t) => t.shape.slice(1))));
+    const tapShapes = noGrad(() =>
+      tidy(() => this.taps.capture(zeros([1, g.channels, g.size, g.size])).taps.map((t) => t.shape.slice(1))),
+    );
     this.purifier = new Purifier({ geometry: g, tapShapes, encoder: o.encoder ?? true });
+  }
+
+  /**
+   * A CARSO whose purifier is read from a file written by savePurifier / train-purifier
+   * (geometry and tap names from its metadata; the file is read once).
+   */
+  static load(classifier: Module, path: string, o: Pick<CarsoOptions, 'samples' | 'aggregation'> = {}): Carso {
+    const content = readSafetensors(path);
+    let carso: Carso | undefined;
+    try {
+      const info = purifierInfo(path, content.metadata);
+      if (info.taps === null) throw new Error(`${path} does not name its taps`);
+      carso = new Carso(classifier, { ...o, geometry: info.geometry, taps: info.taps, encoder: info.encoder });
+      if (JSON.stringify(carso.purifier.tapShapes) !== JSON.stringify(info.tapShapes))
+        throw new Error(
+          `${path}: taps of [${info.tapShapes.join('], [')}], this classifier gives [${carso.purifier.tapShapes.join('], [')}]`,
+        );
+    } catch (err) {
+      dispose([...content.tensors.values()]);
+      carso?.dispose();
+      throw err;
+    }
+    loadPurifier(path, carso.purifier, content);
+    return carso;
   }
 
   /** The tapped module names, in execution order. */
@@ -110,13 +137,17 @@ export class Carso implements Model {
 
   /** As forward, with the latents given: z: [N, B, latent] (e.g. fixed for gradient checks). */
   forwardWithLatents(x: Tensor, z: Tensor): Tensor {
-    if (this.purifier.training) throw new Error('Carso.forward: purifier in training mode; call eval() (training uses forwardTrain)');
+    if (this.purifier.training)
+      throw new Error('Carso.forward: purifier in training mode; call eval() (training uses forwardTrain)');
     const [N, B, d] = z.shape as [number, number, number];
     if (z.ndim !== 3 || B !== x.size(0) || d !== this.geometry.latentDim)
       throw new Error(`Carso: latents must be [N, ${x.size(0)}, ${this.geometry.latentDim}], got [${z.shape.join(', ')}]`);
     return tidy(() => {
       const c = this.condition(x); // [B, cond]
-      const cN = c.unsqueeze(0).expand(N, B, c.size(1)).reshape(N * B, -1);
+      const cN = c
+        .unsqueeze(0)
+        .expand(N, B, c.size(1))
+        .reshape(N * B, -1);
       const xHat = this.purifier.decode(z.reshape(N * B, d), cN); // [N B, C, H, W], sample-major
       const logits = this.classifier.call(xHat); // [N B, K]
       return aggregate(logits.view(N, B, -1), this.aggregation);

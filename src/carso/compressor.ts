@@ -70,8 +70,14 @@ export class TapCompressors extends Module {
 
   /** taps[i]: [B, C_i, H_i, W_i] -> [B, outFeatures]: compress, flatten (NCHW) and concatenate in tap order. */
   compress(taps: readonly Tensor[]): Tensor {
-    if (taps.length !== this.list.length) throw new Error(`TapCompressors: ${taps.length} taps given, ${this.list.length} expected`);
-    return tidy(() => cat(taps.map((t, i) => this.list[i]!.call(t).flatten(1)), 1));
+    if (taps.length !== this.list.length)
+      throw new Error(`TapCompressors: ${taps.length} taps given, ${this.list.length} expected`);
+    return tidy(() =>
+      cat(
+        taps.map((t, i) => this.list[i]!.call(t).flatten(1)),
+        1,
+      ),
+    );
   }
 
   forward(_x: Tensor): Tensor {
@@ -98,6 +104,13 @@ export class FlatCatCompressor extends Module {
 
   /** parts[i]: [B, ...] -> flatten each, concatenate in order -> [B, outFeatures]. */
   concatCall(parts: readonly Tensor[]): Tensor {
-    return tidy(() => this.call(cat(parts.map((p) => p.flatten(1)), 1)));
+    return tidy(() =>
+      this.call(
+        cat(
+          parts.map((p) => p.flatten(1)),
+          1,
+        ),
+      ),
+    );
   }
 }

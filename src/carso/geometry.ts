@@ -8,6 +8,9 @@
 import type { DatasetName } from '../data/index.js';
 import { CIFAR100_NORM, CIFAR10_NORM, TINY_IMAGENET_NORM } from '../models/datasets.js';
 import type { Normalization } from '../models/normalize.js';
+import { FmnistCNN } from '../models/fmnist-cnn.js';
+import { WideResNet } from '../models/wide-resnet.js';
+import type { Module } from '../nn/index.js';
 
 /** Channels of the decoder's seed and of its four transposed-conv blocks (every geometry). */
 export const DECODER_CHANNELS = [256, 256, 128, 64, 32] as const;
@@ -45,14 +48,16 @@ const CIFAR = { channels: 3, size: 32, condDim: 512, latentDim: 128, compressorC
 //   k3/p1 ConvTranspose (28 -> 28): the reference's four blocks and channels, landing exactly on 28.
 // * condition 512 and latent 128, the CIFAR sizes unchanged: an issue note found a light version
 //   (condition 128, latent 32, 3 taps) too weak, and with a quarter of CIFAR's pixels these are 4x
-//   as generous per pixel. On CPU the cost that matters is the condition FC (concat x 512), which
-//   stays small for a CNN's taps; unused latent dimensions cost little (the KL term parks them).
-// * 3-conv compressors, as CIFAR (the taps are at most 28x28, so 3 unpadded convs leave >= 22x22;
-//   a 4th would only shrink 7x7 taps to 1x1).
+//   as generous per pixel. On CPU the cost that matters is the condition FC (concat x 512), small
+//   here; unused latent dimensions cost little (the KL term parks them at the prior).
+// * ONE unpadded conv per tap compressor: the FmnistCNN's taps are 14x14 to 4x4 (and only 2048 to
+//   6272 values each, against 10 240 to 163 840 for the WRN), so they need little compression, and
+//   3 convs would leave a 7x7 tap 8 values (4x4 ones could not take them at all). Its four taps
+//   (FMNIST_CNN_TAPS) then concatenate to 16x12x12 + 2 x 32x5x5 + 64x2x2 = 4 160 features.
 // * encoder standardisation with the usual training-set statistics (the classifiers themselves take
 //   raw pixels); the image branch is the reference's 1 -> 2 -> 4 channels (4x7x7 = 196 features).
 const GREY_DECODER: DecoderGeometry = { seed: 2, outputPadding: [1, 0, 1, 1], finalKernel: 3, finalPadding: 1 };
-const GREY = { channels: 1, size: 28, condDim: 512, latentDim: 128, compressorConvs: 3, decoder: GREY_DECODER };
+const GREY = { channels: 1, size: 28, condDim: 512, latentDim: 128, compressorConvs: 1, decoder: GREY_DECODER };
 
 export const GEOMETRIES: { readonly [K in DatasetName]: CarsoGeometry } = {
   cifar10: { ...CIFAR, normalization: CIFAR10_NORM },
@@ -90,19 +95,25 @@ export function checkGeometry(g: CarsoGeometry): void {
   const sizes = decoderSizes(g);
   if (sizes[sizes.length - 1] !== g.size)
     throw new Error(`CARSO geometry: decoder sides ${sizes.join(' -> ')} do not end at the image size ${g.size}`);
-  for (const [k, v] of [['condDim', g.condDim], ['latentDim', g.latentDim], ['compressorConvs', g.compressorConvs]] as const)
+  for (const [k, v] of [
+    ['condDim', g.condDim],
+    ['latentDim', g.latentDim],
+    ['compressorConvs', g.compressorConvs],
+  ] as const)
     if (!Number.isInteger(v) || v < 1) throw new Error(`CARSO geometry: ${k} must be a positive integer, got ${v}`);
   if (g.normalization.mean.length !== g.channels) throw new Error(`CARSO geometry: normalisation needs ${g.channels} channels`);
 }
 
 /**
- * The 26 tapped convolutions of the DeepMind WRN-28-10 (carso.md 2.1), in forward
- * execution order: every conv_0/conv_1 of groups 0-2 and the shortcuts of groups 1
- * and 2 (not init_conv, not layer.0.block.0.shortcut).
+ * The FmnistCNN's tapped convolutions (children 2, 4, 6, 8: 32x14x14, 64x7x7, 64x7x7,
+ * 128x4x4 outputs, pre-ReLU). NOTE: every conv but the stem, the WRN rule (which taps
+ * every conv but init_conv and the first, stem-side shortcut) applied to this CNN.
  */
-export const WRN_28_10_TAPS: readonly string[] = [0, 1, 2].flatMap((g) =>
-  [0, 1, 2, 3].flatMap((b) => {
-    const convs = [`layer.${g}.block.${b}.conv_0`, `layer.${g}.block.${b}.conv_1`];
-    return g > 0 && b === 0 ? [...convs, `layer.${g}.block.0.shortcut`] : convs;
-  }),
-);
+export const FMNIST_CNN_TAPS: readonly string[] = ['2', '4', '6', '8'];
+
+/** The tap list CARSO uses for a known classifier (WRN: its 26 / 6n+2 convs), else null. */
+export function defaultTapNames(classifier: Module): string[] | null {
+  if (classifier instanceof WideResNet) return classifier.carsoTapNames();
+  if (classifier instanceof FmnistCNN) return [...FMNIST_CNN_TAPS];
+  return null;
+}

@@ -8,7 +8,7 @@
 // reference saves only repr_compressors, repr_fcn_compressor and decoder.
 import { cat, dispose, tidy, type Tensor } from '../tensor/index.js';
 import { Module, type Sequential } from '../nn/index.js';
-import { readSafetensors, writeSafetensors } from '../io/index.js';
+import { readSafetensors, writeSafetensors, type SafetensorsContent } from '../io/index.js';
 import { FlatCatCompressor, TapCompressors } from './compressor.js';
 import { Decoder, DuplexLinearNeck, makeInputCompressor } from './cvae.js';
 import { checkGeometry, imageCodeSize, type CarsoGeometry } from './geometry.js';
@@ -58,13 +58,19 @@ export class Purifier extends Module {
     const withEncoder = o.encoder ?? true;
     const input = withEncoder ? this.addModule('input_compressor', makeInputCompressor(g.channels)) : null;
     this.repr_compressors = this.addModule('repr_compressors', new TapCompressors(this.tapShapes, g.compressorConvs));
-    this.repr_fcn_compressor = this.addModule('repr_fcn_compressor', new FlatCatCompressor(this.repr_compressors.outFeatures, g.condDim));
+    this.repr_fcn_compressor = this.addModule(
+      'repr_fcn_compressor',
+      new FlatCatCompressor(this.repr_compressors.outFeatures, g.condDim),
+    );
     this.enc =
       input === null
         ? null
         : {
             input_compressor: input,
-            joint_fcn_compressor: this.addModule('joint_fcn_compressor', new FlatCatCompressor(imageCodeSize(g) + g.condDim, g.latentDim)),
+            joint_fcn_compressor: this.addModule(
+              'joint_fcn_compressor',
+              new FlatCatCompressor(imageCodeSize(g) + g.condDim, g.latentDim),
+            ),
             neck: this.addModule('neck', new DuplexLinearNeck(g.latentDim, g.latentDim)),
           };
     this.decoder = this.addModule('decoder', new Decoder(g));
@@ -101,8 +107,17 @@ export class Purifier extends Module {
   }
 }
 
-/** Writes the purifier (and, with `encoder`, its encoder) atomically, geometry and tap names in the metadata. */
-export function savePurifier(path: string, p: Purifier, o: { encoder?: boolean; taps?: readonly string[] } = {}): void {
+export interface SavePurifierOptions {
+  /** Include the encoder's tensors (default false, as the reference). */
+  encoder?: boolean;
+  /** The classifier's tapped module names, recorded for loading. */
+  taps?: readonly string[];
+  /** More string metadata (e.g. the training recipe). */
+  metadata?: Record<string, string>;
+}
+
+/** Writes the purifier atomically, geometry and tap names in the metadata. */
+export function savePurifier(path: string, p: Purifier, o: SavePurifierOptions = {}): void {
   const encoder = (o.encoder ?? false) && p.hasEncoder;
   const info: PurifierFileInfo = {
     geometry: p.geometry,
@@ -110,29 +125,32 @@ export function savePurifier(path: string, p: Purifier, o: { encoder?: boolean; 
     taps: o.taps ? [...o.taps] : null,
     encoder,
   };
-  writeSafetensors(path, p.entries(encoder), { format: FORMAT, purifier: JSON.stringify(info) });
+  writeSafetensors(path, p.entries(encoder), { ...o.metadata, format: FORMAT, purifier: JSON.stringify(info) });
 }
 
-/** The metadata of a purifier file (to build a matching Purifier before loading it). */
+/** The metadata of a purifier file (to build a matching Purifier before loading it). NOTE: reads the whole file. */
 export function readPurifierInfo(path: string): PurifierFileInfo {
   const { tensors, metadata } = readSafetensors(path);
   dispose([...tensors.values()]);
-  return parseInfo(path, metadata);
+  return purifierInfo(path, metadata);
 }
 
-function parseInfo(path: string, metadata: Record<string, string>): PurifierFileInfo {
-  if (metadata['format'] !== FORMAT) throw new Error(`${path}: not a CARSO purifier file (format '${metadata['format'] ?? 'none'}')`);
+/** The purifier description in a file's metadata; throws for any other kind of file. */
+export function purifierInfo(path: string, metadata: Readonly<Record<string, string>>): PurifierFileInfo {
+  if (metadata['format'] !== FORMAT)
+    throw new Error(`${path}: not a CARSO purifier file (format '${metadata['format'] ?? 'none'}')`);
   return JSON.parse(metadata['purifier'] ?? '{}') as PurifierFileInfo;
 }
 
 /**
  * Loads a purifier file into `p`: every non-encoder tensor must be present with
  * its shape; the encoder's are loaded when both the file and `p` have them.
+ * `content` is the file already read (its tensors are freed here either way).
  */
-export function loadPurifier(path: string, p: Purifier): PurifierFileInfo {
-  const { tensors, metadata } = readSafetensors(path);
+export function loadPurifier(path: string, p: Purifier, content: SafetensorsContent = readSafetensors(path)): PurifierFileInfo {
+  const { tensors, metadata } = content;
   try {
-    const info = parseInfo(path, metadata);
+    const info = purifierInfo(path, metadata);
     const own = p.entries(p.hasEncoder);
     const missing = [...p.entries(false).keys()].filter((k) => !tensors.has(k));
     const unexpected = [...tensors.keys()].filter((k) => !own.has(k) && !(isEncoderKey(k) && !p.hasEncoder));

@@ -4,11 +4,14 @@
 // defence stays differentiable end to end (section 6); run the capture under
 // noGrad when no gradient is wanted (purifier training).
 //
-//     const taps = new Taps(wrn, WRN_28_10_TAPS);
+//     const taps = new Taps(wrn, wrn.carsoTapNames()); // the 26 convs of carso.md 2.1
 //     const { output, taps: reps } = tidy(() => taps.capture(x)); // reps[i]: [B, C_i, H_i, W_i]
 //     taps.remove();
 import { dispose, keep, type Tensor } from '../tensor/index.js';
 import type { Module } from '../nn/index.js';
+
+/** A new handle on the same tensor (same storage and autograd graph), owned by the current scope. */
+const alias = (t: Tensor): Tensor => t.view(...t.shape);
 
 export interface Capture {
   /** The model's own output on x. */
@@ -35,8 +38,9 @@ export class Taps {
     if (new Set(names).size !== names.length) throw new Error('Taps: a module is named twice');
     this.removers = names.map((name) =>
       modules.get(name)!.registerForwardHook((_m, _input, out) => {
-        // NOTE: containers run children inside tidy, which would free `out` when the child returns.
-        this.recording?.push({ tensor: keep(out), name });
+        // NOTE: containers run children inside tidy, which frees `out` when the child returns; we keep
+        // an alias of it (same storage, same graph), never `out` itself, which may be the caller's tensor.
+        this.recording?.push({ tensor: keep(alias(out)), name });
       }),
     );
   }
@@ -58,13 +62,9 @@ export class Taps {
     } finally {
       this.recording = null;
     }
-    // NOTE: kept tensors left every scope; a same-shape view of each (same storage, same graph)
-    // belongs to the current one, so the caller's tidy frees them as usual.
-    const kept = new Set(recorded.map((r) => r.tensor));
-    const rehome = (t: Tensor): Tensor => t.view(...t.shape);
-    const taps = recorded.map((r) => rehome(r.tensor));
-    if (kept.has(output)) output = rehome(output);
-    dispose([...kept]);
+    // The kept aliases belong to no scope; fresh aliases in the caller's scope replace them.
+    const taps = recorded.map((r) => alias(r.tensor));
+    dispose(recorded.map((r) => r.tensor));
     const order = recorded.map((r) => r.name);
     const silent = this.names.filter((n) => !order.includes(n));
     if (silent.length > 0) {

@@ -3,8 +3,10 @@
 // registers itself here; all validation happens before any work starts.
 import { Command } from 'commander';
 import { getNumThreads, torchVersion, cudaAvailable } from '../tensor/index.js';
+import { registerAttack } from './attack.js';
 import { registerDemo } from './demo.js';
 import { registerTrain } from './train.js';
+import { registerTrainPurifier } from '../carso/cli.js';
 
 const program = new Command();
 program
@@ -21,6 +23,8 @@ program
 
 registerTrain(program);
 registerDemo(program);
+registerAttack(program);
+registerTrainPurifier(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`carso: ${err instanceof Error ? err.message : String(err)}`);

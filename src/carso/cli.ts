@@ -1,0 +1,122 @@
+// `carso train-purifier`: train CARSO's purifier on a frozen classifier (carso.md
+// section 3). Wire it into src/cli/main.ts with `registerTrainPurifier(program)`.
+//
+//     carso train-purifier --dataset fashion-mnist --classifier-weights runs/at/model.safetensors --out runs/carso
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { DATASET_NAMES, loadDataset, type DatasetName } from '../data/index.js';
+import { createModel, modelNames } from '../models/index.js';
+import { loadModule } from '../io/index.js';
+import { manualSeed, resolveDevice, setNumThreads } from '../tensor/index.js';
+import { choice, epsilon, nonNegative, nonNegativeInt, positiveInt } from '../cli/options.js';
+import { Carso } from './carso.js';
+import { GEOMETRIES, defaultTapNames } from './geometry.js';
+import { purifierConfigErrors, purifierDefaults, type PurifierTrainConfig } from './config.js';
+import { trainPurifier } from './train.js';
+
+interface Flags {
+  dataset: DatasetName;
+  dataDir?: string;
+  classifier?: string;
+  classifierWeights: string;
+  taps?: string[];
+  epochs?: number;
+  batchSize?: number;
+  perturbedFraction?: number;
+  epsWeak?: number;
+  epsStrong?: number;
+  pgdSteps?: number;
+  pgdStep?: number;
+  seed: number;
+  limit?: number;
+  threads?: number;
+  device: string;
+  out: string;
+  resume?: boolean;
+  saveEncoder?: boolean;
+}
+
+const names = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+
+/** The run's configuration: the data set's defaults (purifierDefaults) overridden by the flags given. */
+function configOf(f: Flags): PurifierTrainConfig {
+  const d = purifierDefaults(f.dataset);
+  return {
+    ...d,
+    epochs: f.epochs ?? d.epochs,
+    batchSize: f.batchSize ?? d.batchSize,
+    perturbedFraction: f.perturbedFraction ?? d.perturbedFraction,
+    epsWeak: f.epsWeak ?? d.epsWeak,
+    epsStrong: f.epsStrong ?? d.epsStrong,
+    pgdSteps: f.pgdSteps ?? d.pgdSteps,
+    pgdStepSize: f.pgdStep ?? d.pgdStepSize,
+    seed: f.seed,
+  };
+}
+
+export function registerTrainPurifier(program: Command): void {
+  program
+    .command('train-purifier')
+    .description("train CARSO's purifier (compressors, cVAE) on a frozen classifier, as the TMLR reference")
+    .option('--dataset <name>', `dataset (${DATASET_NAMES.join(', ')})`, choice(DATASET_NAMES), 'fashion-mnist')
+    .option('--data-dir <dir>', 'dataset folder (default: the standard location)')
+    .option(
+      '--classifier <name>',
+      `classifier architecture (${modelNames.join(', ')}; default fmnist-cnn for 28x28, wrn-28-10 for RGB)`,
+      choice(modelNames),
+    )
+    .requiredOption('--classifier-weights <file>', 'the frozen classifier (safetensors, e.g. <train out>/model.safetensors)')
+    .option('--taps <names>', "comma-separated module names to tap (default: the classifier's CARSO taps)", names)
+    .option('--epochs <n>', 'epochs (default per dataset: 200 CIFAR, 250 Tiny, 30 greyscale)', positiveInt)
+    .option('--batch-size <n>', 'batch size; the lr scales with it (default 640 CIFAR, 128 Tiny, 256 greyscale)', positiveInt)
+    .option(
+      '--perturbed-fraction <f>',
+      'attacked fraction of each batch (default 0.5 CIFAR-10, 0.15 CIFAR-100, 0.01 Tiny, 0.5 greyscale)',
+      nonNegative,
+    )
+    .option('--eps-weak <eps>', 'weak attack radius (default: RGB 4/255 std-rescaled as released, greyscale 0.05)', epsilon)
+    .option('--eps-strong <eps>', 'strong attack radius (default: RGB 8/255 std-rescaled as released, greyscale 0.1)', epsilon)
+    .option('--pgd-steps <n>', 'PGD iterations (default 40)', positiveInt)
+    .option('--pgd-step <a>', 'PGD step size (default 0.01)', epsilon)
+    .option('--seed <n>', 'seed for the purifier init, shuffling and attacks', nonNegativeInt, 0)
+    .option('--limit <n>', 'use only the first N training points', positiveInt)
+    .option('--threads <n>', 'libtorch intra-op threads', positiveInt)
+    .option('--device <d>', 'cpu or cuda[:N] (needs a CUDA libtorch)', 'cpu')
+    .requiredOption('--out <dir>', 'output folder (checkpoint, metrics.jsonl, purifier.safetensors)')
+    .option('--resume', 'continue from <out>/checkpoint.safetensors')
+    .option('--save-encoder', 'keep the (training-only) encoder in purifier.safetensors')
+    .action((f: Flags) => {
+      const config = configOf(f);
+      const errs = purifierConfigErrors(config);
+      if (errs.length > 0) throw new Error(`invalid options:\n  - ${errs.join('\n  - ')}`);
+      const device = resolveDevice(f.device);
+      if (f.threads !== undefined) setNumThreads(f.threads);
+      const geometry = GEOMETRIES[f.dataset];
+      const classifier = createModel(f.classifier ?? (geometry.channels === 1 ? 'fmnist-cnn' : 'wrn-28-10'), {
+        dataset: f.dataset,
+      });
+      loadModule(f.classifierWeights, classifier);
+      const taps = f.taps ?? defaultTapNames(classifier);
+      if (taps === null) throw new Error(`no default taps for ${classifier.constructor.name}: give --taps`);
+      const ds = loadDataset(f.dataset, { root: f.dataDir, split: 'train', limit: f.limit });
+      manualSeed(config.seed); // the purifier's initialisation
+      const carso = new Carso(classifier, { geometry, taps });
+      if (device !== 'cpu') {
+        classifier.toDevice(device);
+        carso.purifier.toDevice(device);
+      }
+      const r = trainPurifier(carso, ds, config, { out: f.out, resume: !!f.resume, saveEncoder: !!f.saveEncoder });
+      const last = r.metrics[r.metrics.length - 1];
+      console.log(
+        JSON.stringify(
+          { out: f.out, finished: r.finished, purifier: r.finished ? join(f.out, 'purifier.safetensors') : null, last },
+          null,
+          2,
+        ),
+      );
+    });
+}

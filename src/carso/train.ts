@@ -1,0 +1,155 @@
+// Purifier training (carso.md 3.3-3.6): the classifier frozen, each batch split
+// into clean and attacked rows (objective.ts), loss = summed BCE against the
+// CLEAN images + beta(epoch) KL, RAdam + Lookahead (k 6, alpha 0.8) with the
+// warm-up / flat / decay schedule scaled by the batch size, stepped per epoch.
+// After every epoch: an atomic checkpoint (purifier, optimiser, RNG, loader,
+// schedule) and metrics.jsonl; --resume continues bit for bit. At the end the
+// Lookahead slow weights are loaded and the purifier is saved without its
+// encoder (as the reference): <out>/purifier.safetensors.
+//
+//     const carso = new Carso(wrn, { geometry: GEOMETRIES.cifar10, taps: wrn.carsoTapNames() });
+//     trainPurifier(carso, loadDataset('cifar10'), { ...purifierDefaults('cifar10'), seed: 0 }, { out: 'runs/p' });
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataLoader, type ImageDataset, type LoaderState } from '../data/index.js';
+import { carsoTraining, type LRSchedulerState } from '../optim/index.js';
+import { manualSeed, tidy } from '../tensor/index.js';
+import { asModel } from '../attacks/index.js';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import { Progress } from '../util/progress.js';
+import { writeFileAtomic } from '../util/fs.js';
+import type { Carso } from './carso.js';
+import { purifierConfigErrors, type PurifierTrainConfig } from './config.js';
+import { adversarialBatch, betaAt, chunkSize, purifierLoss } from './objective.js';
+import { savePurifier } from './purifier.js';
+
+export interface PurifierTrainOptions {
+  /** Output folder: checkpoint.safetensors, metrics.jsonl, purifier.safetensors. */
+  out: string;
+  /** Continue from out/checkpoint.safetensors when it exists. */
+  resume?: boolean;
+  /** Stop (after checkpointing) once this many epochs are done — for resume tests. */
+  stopAfterEpoch?: number;
+  /** Also save the encoder in purifier.safetensors (default false, as the reference). */
+  saveEncoder?: boolean;
+  quiet?: boolean;
+}
+
+export interface PurifierEpochMetrics {
+  epoch: number;
+  /** Per training point: summed loss, BCE and (unweighted) KL over the epoch / points seen. */
+  loss: number;
+  bce: number;
+  kld: number;
+  beta: number;
+  lr: number;
+  seconds: number;
+}
+
+interface RunState {
+  epoch: number;
+  loader: LoaderState;
+  schedule: LRSchedulerState;
+  metrics: PurifierEpochMetrics[];
+  config: PurifierTrainConfig;
+}
+
+export interface PurifierTrainResult {
+  metrics: PurifierEpochMetrics[];
+  finished: boolean;
+}
+
+/** Trains `carso`'s purifier on `ds` (which must match its geometry); see the header. */
+export function trainPurifier(
+  carso: Carso,
+  ds: ImageDataset,
+  c: PurifierTrainConfig,
+  o: PurifierTrainOptions,
+): PurifierTrainResult {
+  const errs = purifierConfigErrors(c);
+  if (errs.length > 0) throw new Error(`invalid purifier training configuration:\n  - ${errs.join('\n  - ')}`);
+  const g = carso.geometry;
+  if (ds.imageShape.join() !== [g.channels, g.size, g.size].join())
+    throw new Error(
+      `trainPurifier: ${ds.name} images are [${ds.imageShape.join(', ')}], the purifier's geometry [${g.channels}, ${g.size}, ${g.size}]`,
+    );
+  if (!carso.purifier.hasEncoder) throw new Error('trainPurifier: the purifier was built without its encoder');
+  mkdirSync(o.out, { recursive: true });
+  manualSeed(c.seed);
+  const device = carso.purifierParameters()[0]!.device;
+  // NOTE: dropLast: a last batch of a few rows would give noisy BatchNorm statistics (the reference keeps it).
+  const loader = new DataLoader(ds, { batchSize: c.batchSize, shuffle: true, seed: c.seed, dropLast: true, device });
+  const { opt, sched } = carsoTraining(carso.purifierParameters(), c.epochs, c.batchSize);
+  const ckpt = join(o.out, 'checkpoint.safetensors');
+  let metrics: PurifierEpochMetrics[] = [];
+  let start = 0;
+  if (o.resume && existsSync(ckpt)) {
+    const s = loadCheckpoint<RunState>(ckpt, carso.purifier, opt);
+    if (JSON.stringify(s.config) !== JSON.stringify(c))
+      throw new Error(`${ckpt} was made with another configuration; use another --out or the same flags`);
+    loader.setState(s.loader);
+    sched.loadStateDict(s.schedule);
+    [metrics, start] = [s.metrics, s.epoch];
+  }
+  const classifier = asModel(carso.classifier);
+  const split = {
+    fraction: c.perturbedFraction,
+    epsWeak: c.epsWeak,
+    epsStrong: c.epsStrong,
+    pgdSteps: c.pgdSteps,
+    pgdStepSize: c.pgdStepSize,
+  };
+  for (let epoch = start; epoch < c.epochs && epoch < (o.stopAfterEpoch ?? Infinity); epoch++) {
+    const t0 = performance.now();
+    const beta = betaAt(epoch, c.epochs);
+    const sums = { loss: 0, bce: 0, kld: 0, n: 0 };
+    const bar = o.quiet ? null : new Progress(`purifier epoch ${epoch + 1}/${c.epochs}`, loader.length, { unit: 'batches' });
+    carso.train();
+    for (const b of loader) {
+      tidy(() => {
+        const xTilde = adversarialBatch(classifier, b.x, b.y, split);
+        opt.zeroGrad();
+        const r = purifierLoss(carso.forwardTrain(xTilde), b.x, beta);
+        r.loss.backward();
+        opt.step();
+        sums.loss += r.loss.item();
+        sums.bce += r.bce.item();
+        sums.kld += r.kld.item();
+        sums.n += b.x.size(0);
+      });
+      b.x.dispose();
+      b.y.dispose();
+      bar?.tick(1, `loss/pt ${(sums.loss / sums.n).toFixed(2)}`);
+    }
+    bar?.finish();
+    const lr = sched.lastLr()[0]!;
+    sched.step();
+    const n = Math.max(1, sums.n);
+    const line = {
+      epoch: epoch + 1,
+      loss: sums.loss / n,
+      bce: sums.bce / n,
+      kld: sums.kld / n,
+      beta,
+      lr,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    metrics.push(line);
+    if (!o.quiet) console.error(JSON.stringify(line));
+    const state: RunState = { epoch: epoch + 1, loader: loader.state(), schedule: sched.stateDict(), metrics, config: c };
+    saveCheckpoint<RunState>(ckpt, { model: carso.purifier, optimizer: opt, state });
+    writeFileAtomic(join(o.out, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m)).join('\n') + '\n');
+  }
+  const finished = metrics.length >= c.epochs;
+  if (finished) {
+    opt.loadSlowWeights();
+    savePurifier(join(o.out, 'purifier.safetensors'), carso.purifier, {
+      encoder: o.saveEncoder ?? false,
+      taps: carso.tapNames,
+      metadata: { config: JSON.stringify(c), attackedPerChunk: String(chunkSize(c.batchSize, c.perturbedFraction)) },
+    });
+  }
+  opt.dispose();
+  carso.eval();
+  return { metrics, finished };
+}

@@ -1,0 +1,36 @@
+// A tiny CARSO for fast tests: 1x12x12 images, a 2-conv classifier with 5
+// classes (taps '0': 4x12x12 and '2': 6x6x6), condition 6, latent 3, one conv per
+// compressor, decoder 1 -> 2 -> 3 -> 6 -> 12 (then k3/p1: 12).
+import { Conv2d, Flatten, Linear, Sequential, Tanh } from '../../src/nn/index.js';
+import { manualSeed } from '../../src/tensor/index.js';
+import { Carso, type CarsoGeometry, type CarsoOptions } from '../../src/carso/index.js';
+
+export const TINY_GEOMETRY: CarsoGeometry = {
+  channels: 1,
+  size: 12,
+  condDim: 6,
+  latentDim: 3,
+  compressorConvs: 1,
+  decoder: { seed: 1, outputPadding: [1, 0, 1, 1], finalKernel: 3, finalPadding: 1 },
+  normalization: { mean: [0.5], std: [0.25] },
+};
+export const TINY_TAPS = ['0', '2'];
+export const TINY_CLASSES = 5;
+
+/** x: [B, 1, 12, 12] -> [B, 5]; smooth (tanh) so finite differences behave. */
+export function tinyClassifier(): Sequential {
+  return new Sequential(
+    new Conv2d(1, 4, 3, { padding: 1 }),
+    new Tanh(),
+    new Conv2d(4, 6, 3, { stride: 2, padding: 1 }),
+    new Tanh(),
+    new Flatten(),
+    new Linear(6 * 6 * 6, TINY_CLASSES),
+  );
+}
+
+/** A seeded tiny CARSO (classifier and purifier drawn from `seed`). */
+export function tinyCarso(seed = 0, o: Partial<CarsoOptions> = {}): Carso {
+  manualSeed(seed);
+  return new Carso(tinyClassifier(), { geometry: TINY_GEOMETRY, taps: TINY_TAPS, ...o });
+}
