@@ -11,6 +11,7 @@
 //
 //   node --import tsx bench/attacks.ts [--n 1000] [--rounds 3] [--aa-n 20] [--weights model.safetensors]
 import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,8 +39,8 @@ const { values } = parseArgs({
     weights: { type: 'string' },
   },
 });
-const [n, rounds, threads, eps, iters, bs, seed, aaN] = ['n', 'rounds', 'threads', 'eps', 'iters', 'bs', 'seed', 'aa-n'].map((k) =>
-  Number(values[k as keyof typeof values]),
+const [n, rounds, threads, eps, iters, bs, seed, aaN] = ['n', 'rounds', 'threads', 'eps', 'iters', 'bs', 'seed', 'aa-n'].map(
+  (k) => Number(values[k as keyof typeof values]),
 ) as [number, number, number, number, number, number, number, number];
 
 setNumThreads(threads);
@@ -62,9 +63,10 @@ for (let s = 0; s < n; s += bs) {
 }
 
 const apgd = new APGD({ eps, norm: 'Linf', nIter: iters, nRestarts: 1, loss: 'ce', seed });
-/** One pass over the n points: seconds and points still robust (decided by one forward pass, as AutoAttack). */
-function carsoPass(): { seconds: number; robust: number } {
+/** One pass over the n points: wall and CPU seconds, points still robust (decided by one forward pass, as AutoAttack). */
+function carsoPass(): { seconds: number; cpu: number; robust: number } {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   let robust = 0;
   for (const b of batches)
     tidy(() => {
@@ -72,7 +74,8 @@ function carsoPass(): { seconds: number; robust: number } {
       const y = b.y.toArray();
       robust += predict(model, r.xAdv).filter((p, i) => p === y[i]).length;
     });
-  return { seconds: (performance.now() - t0) / 1000, robust };
+  const c = process.cpuUsage(c0);
+  return { seconds: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6, robust };
 }
 
 // warm-up on both sides (the peer warms up inside its process)
@@ -80,14 +83,16 @@ tidy(() => new APGD({ eps, nIter: 5 }).attack(model, batches[0]!.x.narrow(0, 0, 
 const peer = fileURLToPath(new URL('./attacks_peer.py', import.meta.url));
 const peerArgs = ['--weights', weights, '--n', String(n), '--bs', String(bs), '--eps', String(eps), '--iters', String(iters)];
 peerArgs.push('--seed', String(seed), '--labels', labels, '--threads', String(threads));
-const carso: number[] = [];
-const torch: number[] = [];
+const wall = { carso: [] as number[], torch: [] as number[] };
+const cpu = { carso: [] as number[], torch: [] as number[] };
 let robust = { carso: 0, torch: 0, clean: 0 };
 for (let r = 0; r < rounds; r++) {
-  const p = runPeer<{ seconds: number[]; robust: number; clean: number }>(peer, peerArgs);
-  torch.push(...p.seconds);
+  const p = runPeer<{ seconds: number[]; cpu: number[]; robust: number; clean: number }>(peer, peerArgs);
+  wall.torch.push(...p.seconds);
+  cpu.torch.push(...p.cpu);
   const c = carsoPass();
-  carso.push(c.seconds);
+  wall.carso.push(c.seconds);
+  cpu.carso.push(c.cpu);
   robust = { carso: c.robust, torch: p.robust, clean: p.clean };
 }
 
@@ -97,9 +102,13 @@ console.log(
 );
 console.log('| workload | carso ms (min–max) | PyTorch ms (min–max) | ratio carso/PyTorch |');
 console.log('|---|---|---|---|');
-console.log(ratioRow(`APGD-CE ${n} points`, carso, torch));
+console.log(ratioRow(`APGD-CE ${n} points, wall`, wall.carso, wall.torch));
+// NOTE: CPU time (user + system, all threads) is far less sensitive than wall time to other load on the machine.
+console.log(ratioRow(`APGD-CE ${n} points, CPU`, cpu.carso, cpu.torch));
 const perPoint = (xs: number[]): string => ((1000 * summary(xs).median) / n).toFixed(2);
-console.log(`per point: carso ${perPoint(carso)} ms, PyTorch ${perPoint(torch)} ms`);
+console.log(
+  `wall per point: carso ${perPoint(wall.carso)} ms, PyTorch ${perPoint(wall.torch)} ms; load average ${os.loadavg()[0]!.toFixed(2)}`,
+);
 console.log(`robust after APGD-CE (last round; clean ${robust.clean}/${n}): carso ${robust.carso}, PyTorch ${robust.torch}`);
 
 // AutoAttack 'standard' (carso only: the peer has no AutoAttack) on the first aa-n points

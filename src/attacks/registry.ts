@@ -25,6 +25,8 @@ export interface AttackEntry {
   readonly norms: readonly Norm[];
   /** Fewest classes the attack works with (DLR: 3, targeted DLR: 4). */
   readonly minClasses: number;
+  /** Whether the attack averages gradients over `eotIter` stochastic passes (gradient-free and FAB: no). */
+  readonly eot: boolean;
   readonly create: (o: AttackOptions) => Attack;
 }
 
@@ -32,15 +34,15 @@ const LP: readonly Norm[] = ['Linf', 'L2'];
 const LP1: readonly Norm[] = ['Linf', 'L2', 'L1'];
 
 export const ATTACKS: Record<string, AttackEntry> = {
-  fgsm: { norms: LP, minClasses: 2, create: (o) => new FGSM(o) },
-  'fgsm-rs': { norms: LP, minClasses: 2, create: (o) => new FGSMRS(o) },
-  pgd: { norms: LP, minClasses: 2, create: (o) => new PGD(o) },
-  'apgd-ce': { norms: LP1, minClasses: 2, create: (o) => new APGD({ ...o, loss: 'ce' }) },
-  'apgd-dlr': { norms: LP1, minClasses: 3, create: (o) => new APGD({ ...o, loss: 'dlr' }) },
-  'apgd-t': { norms: LP1, minClasses: 4, create: (o) => new APGDT(o) },
-  fab: { norms: LP1, minClasses: 2, create: (o) => new FAB({ ...o, targeted: false }) },
-  'fab-t': { norms: LP1, minClasses: 3, create: (o) => new FAB({ ...o, targeted: true }) },
-  square: { norms: LP, minClasses: 2, create: (o) => new Square({ ...o, loss: o.squareLoss ?? 'margin' }) },
+  fgsm: { eot: true, norms: LP, minClasses: 2, create: (o) => new FGSM(o) },
+  'fgsm-rs': { eot: true, norms: LP, minClasses: 2, create: (o) => new FGSMRS(o) },
+  pgd: { eot: true, norms: LP, minClasses: 2, create: (o) => new PGD(o) },
+  'apgd-ce': { eot: true, norms: LP1, minClasses: 2, create: (o) => new APGD({ ...o, loss: 'ce' }) },
+  'apgd-dlr': { eot: true, norms: LP1, minClasses: 3, create: (o) => new APGD({ ...o, loss: 'dlr' }) },
+  'apgd-t': { eot: true, norms: LP1, minClasses: 4, create: (o) => new APGDT(o) },
+  fab: { eot: false, norms: LP1, minClasses: 2, create: (o) => new FAB({ ...o, targeted: false }) },
+  'fab-t': { eot: false, norms: LP1, minClasses: 3, create: (o) => new FAB({ ...o, targeted: true }) },
+  square: { eot: false, norms: LP, minClasses: 2, create: (o) => new Square({ ...o, loss: o.squareLoss ?? 'margin' }) },
 };
 
 /** Registered attack names. */

@@ -202,6 +202,13 @@ export function squareSingleRun(model: Model, x: Tensor, y: Tensor, s: SquareSet
     const propose = s.norm === 'Linf' ? linfProposal(s) : l2Proposal(s);
     const x0 = s.norm === 'Linf' ? linfInit(x, s.eps) : l2Init(x, s.eps);
     const best: Best = { x: x0, ...scores(x0, y) };
+    // NOTE: a NaN margin is never "> 0", so such points never enter the loop
+    // below: flag them here or they would pass as silently robust.
+    best.loss
+      .isfinite()
+      .logicalNot()
+      .toArray()
+      .forEach((bad, i) => bad !== 0 && (nonFinite[i] = true));
     const nq = new Array<number>(B).fill(1);
     if (best.margin.lt(0).all().item() === 0) {
       for (let it = 0; it < s.nQueries; it++) {

@@ -7,6 +7,8 @@
 // Plus one check that does change results: `checkAdversarial`, the re-check of
 // the adversarial examples against the threat model (box, eps-ball, finite)
 // before any of them is counted as a break.
+// Not ported: fra31 `check_dynamic` (it traces Python calls named grad/backward
+// during a forward pass; a carso Model offers no such hook).
 import { dlrLoss, ceLoss } from '../attacks/losses.js';
 import { lossAndGrad } from '../attacks/eot.js';
 import { normOf } from '../attacks/norms.js';

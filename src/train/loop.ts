@@ -99,7 +99,7 @@ export function train(c: TrainConfig, o: TrainOptions): TrainResult {
   const ds = loadDataset(c.dataset, { root: c.dataDir, split: 'train', limit: c.limit });
   manualSeed(c.seed);
   const device = resolveDevice(c.device);
-  const model = createModel(c.model);
+  const model = createModel(c.model, { dataset: c.dataset });
   if (device !== 'cpu') model.toDevice(device);
   const loader = new DataLoader(ds, {
     batchSize: c.batchSize,

@@ -127,6 +127,7 @@ for (const [norm, eps] of [
 function spy(name: string, inner: (o: { eps: number }) => Attack): number[][][] {
   const seen: number[][][] = [];
   registerAttack(name, {
+    eot: false,
     norms: ['Linf'],
     minClasses: 2,
     create: (o) => {
@@ -181,7 +182,7 @@ function teleport(): Attack {
 test('the threat-model re-check rejects an example outside the eps-ball, reports it, and the point stays robust', () => {
   const model = net();
   const { X, Y } = points(model, 16);
-  registerAttack('teleport', { norms: ['Linf'], minClasses: 2, create: teleport });
+  registerAttack('teleport', { eot: false, norms: ['Linf'], minClasses: 2, create: teleport });
   const warnings: string[] = [];
   const r = runAutoAttack(model, X, Y, {
     norm: 'Linf',
