@@ -22,6 +22,16 @@ function signNonNeg(c: Tensor): Tensor {
 }
 
 /**
+ * The hyperplane oriented so that ⟨w, t⟩ ≥ b, with c = ⟨w, t⟩ − b ≥ 0: the
+ * decrease of ⟨w, ·⟩ the projection must achieve. w: [B, D], c: [B].
+ */
+function oriented(t: Tensor, w0: Tensor, b0: Tensor): { w: Tensor; c: Tensor } {
+  const c0 = w0.mul(t).sum(1).sub(b0);
+  const sign = signNonNeg(c0);
+  return { w: w0.mul(sign.unsqueeze(1)), c: c0.mul(sign) };
+}
+
+/**
  * fra31's bisection over breakpoint indices 0..ub: keeps the largest index
  * `lb` at which `above(idx)` holds (idx: int64 [B, 1] -> bool [B]), assuming it
  * holds at 0; B = like.size(0). Returns lb as int64 [B, 1].
@@ -118,10 +128,7 @@ export function projectionL2(t: Tensor, w0: Tensor, b0: Tensor): Tensor {
   return tidy(() => {
     const D = t.size(1);
     const dt = t.dtype;
-    const c0 = w0.mul(t).sum(1).sub(b0);
-    const sign = signNonNeg(c0);
-    const w = w0.mul(sign.unsqueeze(1));
-    const c = c0.mul(sign); // ≥ 0: the decrease of ⟨w, ·⟩ required
+    const { w, c } = oriented(t, w0, b0);
     // NOTE: fra31's thresholds: |w| < 1e-8 counts as zero; 1e12 stands for "never binds".
     const tiny = w.abs().lt(1e-8);
     const BIG = 1e12;
@@ -168,10 +175,7 @@ export function projectionL1(t: Tensor, w0: Tensor, b0: Tensor): Tensor {
   return tidy(() => {
     const D = t.size(1);
     const dt = t.dtype;
-    const c0 = w0.mul(t).sum(1).sub(b0);
-    const sign = signNonNeg(c0);
-    const w = w0.mul(sign.unsqueeze(1));
-    const c = c0.mul(sign);
+    const { w, c } = oriented(t, w0, b0);
 
     const [, byR] = w.reciprocal().abs().clamp(null, 1e12).sort(1); // largest |w| first
     const [, rank] = byR.sort(1); // inverse permutation: rank of each coordinate

@@ -11,11 +11,11 @@
 //     trainPurifier(carso, loadDataset('cifar10'), { ...purifierDefaults('cifar10'), seed: 0 }, { out: 'runs/p' });
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataLoader, type ImageDataset, type LoaderState } from '../data/index.js';
-import { carsoTraining, type LRSchedulerState } from '../optim/index.js';
+import { DataLoader, type ImageDataset } from '../data/index.js';
+import { carsoTraining } from '../optim/index.js';
 import { manualSeed, tidy } from '../tensor/index.js';
 import { asModel } from '../attacks/index.js';
-import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type RunState as CheckpointState } from '../train/checkpoint.js';
 import { Progress } from '../util/progress.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Carso } from './carso.js';
@@ -46,13 +46,7 @@ export interface PurifierEpochMetrics {
   seconds: number;
 }
 
-interface RunState {
-  epoch: number;
-  loader: LoaderState;
-  schedule: LRSchedulerState;
-  metrics: PurifierEpochMetrics[];
-  config: PurifierTrainConfig;
-}
+type RunState = CheckpointState<PurifierEpochMetrics, PurifierTrainConfig>;
 
 export interface PurifierTrainResult {
   metrics: PurifierEpochMetrics[];

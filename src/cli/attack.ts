@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { asModel, attackNames, createAttack, type Model, type Norm } from '../attacks/index.js';
+import { asModel, attackNames, createAttack, type AttackOptions, type Model, type Norm } from '../attacks/index.js';
 import { checkInputs, checkLabels } from '../attacks/common.js';
 import { DATASET_NAMES, loadDataset, makeBatch } from '../data/index.js';
 import { range } from '../eval/accuracy.js';
@@ -62,6 +62,24 @@ interface AttackFlags {
   device: string;
   out: string;
   saveAdv?: boolean;
+  steps?: number;
+  alpha?: number;
+  iters?: number;
+  restarts?: number;
+  queries?: number;
+  eot?: number;
+}
+
+/** Options of a single --attack (AutoAttack keeps the reference's settings). */
+function singleAttackOptions(f: AttackFlags): AttackOptions {
+  const o: AttackOptions = { eps: f.eps, norm: f.norm };
+  if (f.steps !== undefined) o.steps = f.steps;
+  if (f.alpha !== undefined) o.alpha = f.alpha;
+  if (f.iters !== undefined) o.nIter = f.iters;
+  if (f.restarts !== undefined) o.nRestarts = f.restarts;
+  if (f.queries !== undefined) o.nQueries = f.queries;
+  if (f.eot !== undefined) o.eotIter = f.eot;
+  return o;
 }
 
 /** A radius: a finite number > 0, or a fraction like 8/255 (the norm's upper bound is checked with --norm). */
@@ -115,6 +133,12 @@ export function registerAttack(program: Command): void {
       'output folder: result.json, state.safetensors (resumed when present), adversarial.safetensors',
     )
     .option('--save-adv', 'also write the adversarial images to <out>/adversarial.safetensors')
+    .option('--steps <n>', 'single attack: PGD steps (default 10)', positiveInt)
+    .option('--alpha <a>', 'single attack: PGD / FGSM-RS step size (default: PGD eps/4 Linf, eps/5 L2)', radius)
+    .option('--iters <n>', 'single attack: APGD / FAB iterations (default 100)', positiveInt)
+    .option('--restarts <n>', 'single attack: restarts (default 1)', positiveInt)
+    .option('--queries <n>', 'single attack: Square query budget (default 5000)', positiveInt)
+    .option('--eot <n>', 'single attack: EOT gradient samples per step (default 1)', positiveInt)
     .action((flags: AttackFlags) => {
       checkFlags(flags);
       if (flags.threads !== undefined) setNumThreads(flags.threads);
@@ -155,7 +179,7 @@ function checkFlags(f: AttackFlags): void {
   // the attacks are built once here so that an unsupported norm or option fails before any loading
   const specs = autoattack
     ? autoAttackPlan({ norm: f.norm, eps: f.eps, version: f.version, attacks: f.attacks }).specs
-    : [{ name: f.attack, options: { eps: f.eps, norm: f.norm } }];
+    : [{ name: f.attack, options: singleAttackOptions(f) }];
   specs.forEach((s) => createAttack(s.name, s.options));
   if (!existsSync(f.model)) throw new Error(`checkpoint '${f.model}' not found`);
   if (f.data !== undefined && !existsSync(f.data)) throw new Error(`data file '${f.data}' not found`);
@@ -256,7 +280,7 @@ function run(model: Model, x: Tensor, y: Tensor, f: AttackFlags): AutoAttackResu
     onEvent,
     onWarning: (w: { check: string; message: string }) => console.error(`warning (${w.check}): ${w.message}`),
   };
-  if (f.attack !== AUTOATTACK) return runAttacks(model, x, y, [{ name: f.attack, options: { eps: f.eps } }], o);
+  if (f.attack !== AUTOATTACK) return runAttacks(model, x, y, [{ name: f.attack, options: singleAttackOptions(f) }], o);
   return runAutoAttack(model, x, y, { ...o, version: f.version, attacks: f.attacks });
 }
 

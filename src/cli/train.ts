@@ -6,7 +6,7 @@ import { DATASET_NAMES } from '../data/index.js';
 import { modelNames } from '../models/index.js';
 import { DEFAULTS, METHODS, OPTIMIZERS, SCHEDULES, validateConfig, type TrainConfig } from '../train/config.js';
 import { train } from '../train/loop.js';
-import { makeCard, testAccuracy } from '../train/card.js';
+import { DEFAULT_TEST_POINTS, makeCard, testAccuracy } from '../train/card.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { choice, epsilon, intList, nonNegative, nonNegativeInt, number, positiveInt } from './options.js';
 
@@ -47,7 +47,7 @@ export function registerTrain(program: Command): void {
     .option('--val-pgd-size <n>', 'validation points attacked with PGD-20 each epoch', nonNegativeInt, d.valPgdSize)
     .option('--threads <n>', 'libtorch intra-op threads', positiveInt)
     .option('--device <d>', 'cpu or cuda[:N] (needs a CUDA libtorch)', d.device)
-    .option('--test-points <n>', 'test images for the final clean / PGD-20 evaluation in card.json', nonNegativeInt, 1000)
+    .option('--test-points <n>', 'test images for the final clean / PGD-20 evaluation in card.json', nonNegativeInt, DEFAULT_TEST_POINTS)
     .requiredOption('--out <dir>', 'output folder (checkpoint, metrics.jsonl, model.safetensors, card.json)')
     .option('--resume', 'continue from <out>/checkpoint.safetensors')
     .action((flags: TrainFlags) => {

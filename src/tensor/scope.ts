@@ -20,10 +20,18 @@ export function track(t: Disposable): void {
   if (top !== undefined) top.add(t);
 }
 
+const kept = new WeakSet<Disposable>();
+
 /** Removes `t` from every open scope: it will outlive them (free it yourself). */
 export function keep<T extends Disposable>(t: T): T {
   for (const s of scopes) s.delete(t);
+  kept.add(t);
   return t;
+}
+
+/** Whether `keep(t)` was called: code that frees intermediates early must leave such tensors alone. */
+export function isKept(t: Disposable): boolean {
+  return kept.has(t);
 }
 
 /** Tensors reachable from a tidy result (a tensor, or arrays/plain objects of them). */

@@ -26,6 +26,9 @@ export interface ModelCard {
   environment: { node: string; libtorch: string; threads: number; cpu: string };
 }
 
+/** Test images `carso train` evaluates for the card unless told otherwise. */
+export const DEFAULT_TEST_POINTS = 1000;
+
 const FLAGS: Partial<Record<keyof TrainConfig, string>> = {
   dataset: '--dataset', dataDir: '--data-dir', model: '--model', method: '--method', eps: '--eps', alpha: '--alpha',
   steps: '--steps', beta: '--beta', epochs: '--epochs', batchSize: '--batch-size', optimizer: '--optimizer', lr: '--lr',
@@ -34,7 +37,7 @@ const FLAGS: Partial<Record<keyof TrainConfig, string>> = {
 };
 
 /** The `carso train` command line that reproduces config c (flags that differ from the defaults). */
-export function commandFor(c: TrainConfig, out: string): string {
+export function commandFor(c: TrainConfig, out: string, testPoints = DEFAULT_TEST_POINTS): string {
   const args = ['carso train'];
   for (const [key, flag] of Object.entries(FLAGS) as [keyof TrainConfig, string][]) {
     const v = c[key];
@@ -43,6 +46,7 @@ export function commandFor(c: TrainConfig, out: string): string {
   }
   if (c.nesterov) args.push('--nesterov');
   if (c.augment) args.push('--augment');
+  if (testPoints !== DEFAULT_TEST_POINTS) args.push('--test-points', String(testPoints));
   args.push('--out', out);
   return args.join(' ');
 }
@@ -70,7 +74,7 @@ export function makeCard(c: TrainConfig, out: string, seconds: number, test: Mod
     dataset: c.dataset,
     recipe: c,
     seed: c.seed,
-    command: commandFor(c, out),
+    command: commandFor(c, out, test.points),
     trainingSeconds: Math.round(seconds),
     test,
     environment: { node: process.version, libtorch: torchVersion(), threads: getNumThreads(), cpu: `${cpus.length} x ${cpus[0]?.model ?? 'unknown'}` },

@@ -4,11 +4,22 @@
 // RNG, metrics so far) is JSON in the file's metadata. Written atomically, so
 // a killed run leaves the previous checkpoint intact.
 import type { Module } from '../nn/index.js';
-import type { OptimizerLike, OptimizerState } from '../optim/index.js';
+import type { LoaderState } from '../data/index.js';
+import type { LRSchedulerState, OptimizerLike, OptimizerState } from '../optim/index.js';
 import { readSafetensors, writeSafetensors } from '../io/index.js';
 import { Tensor, dispose, getRngState, setRngState, tensor } from '../tensor/index.js';
 
 const FORMAT = 'carso-checkpoint/1';
+
+/** The JSON part of an epoch-loop checkpoint (classifier and purifier training). */
+export interface RunState<Metrics, Config> {
+  /** Epochs completed. */
+  epoch: number;
+  loader: LoaderState;
+  schedule: LRSchedulerState;
+  metrics: Metrics[];
+  config: Config;
+}
 
 export interface CheckpointParts<S> {
   model: Module;

@@ -4,10 +4,10 @@
 // killed-and-resumed run ends with the same weights as an uninterrupted one.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataLoader, holdOut, loadDataset, type ImageDataset, type LoaderState } from '../data/index.js';
+import { DataLoader, holdOut, loadDataset, type ImageDataset } from '../data/index.js';
 import { createModel } from '../models/index.js';
 import type { Module } from '../nn/index.js';
-import { Adam, LRScheduler, SGD, cosine, multiStep, oneCycle, type Schedule, type OptimizerLike, type LRSchedulerState } from '../optim/index.js';
+import { Adam, LRScheduler, SGD, cosine, multiStep, oneCycle, type Schedule, type OptimizerLike } from '../optim/index.js';
 import { getRngState, manualSeed, resolveDevice, setNumThreads, setRngState, tidy, type Device } from '../tensor/index.js';
 import { PGD } from '../attacks/pgd.js';
 import { asModel } from '../attacks/model.js';
@@ -17,7 +17,7 @@ import { Progress } from '../util/progress.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { validateConfig, type TrainConfig } from './config.js';
 import { trainingLoss } from './methods.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type RunState as CheckpointState } from './checkpoint.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -29,13 +29,7 @@ export interface EpochMetrics {
   seconds: number;
 }
 
-interface RunState {
-  epoch: number;
-  loader: LoaderState;
-  schedule: LRSchedulerState;
-  metrics: EpochMetrics[];
-  config: TrainConfig;
-}
+type RunState = CheckpointState<EpochMetrics, TrainConfig>;
 
 export interface TrainOptions {
   /** Output folder: checkpoint.safetensors, metrics.jsonl, model.safetensors. */
