@@ -52,6 +52,7 @@ dist/.stamp: $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.b
 test: build
 	npx tsc -p tsconfig.json --noEmit
 	npx eslint src test bench
+	npx prettier --check src test bench
 	node --import tsx --test --test-reporter=spec --test-concurrency=1 $$(find test -name '*.test.ts' | sort)
 
 demo: build

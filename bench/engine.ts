@@ -54,14 +54,25 @@ const torch: Times = { forward: [], inputGrad: [], trainStep: [] };
 const peer = fileURLToPath(new URL('./engine_peer.py', import.meta.url));
 const perRound = Math.max(1, Math.ceil(repeats / rounds));
 for (let r = 0; r < rounds; r++) {
-  const p = runPeer<Times>(peer, ['--threads', String(threads), '--batch', String(batch), '--repeats', String(perRound), '--iters', String(iters)]);
+  const p = runPeer<Times>(peer, [
+    '--threads',
+    String(threads),
+    '--batch',
+    String(batch),
+    '--repeats',
+    String(perRound),
+    '--iters',
+    String(iters),
+  ]);
   for (const k of Object.keys(carso)) {
     torch[k]!.push(...p[k]!);
     carso[k]!.push(...timed(workloads[k]!, iters, perRound, 3));
   }
 }
 
-console.log(`bench/engine: reference CNN, batch ${batch}, ${threads} thread(s), ${rounds * perRound} repeats x ${iters} iterations`);
+console.log(
+  `bench/engine: reference CNN, batch ${batch}, ${threads} thread(s), ${rounds * perRound} repeats x ${iters} iterations`,
+);
 console.log('| workload | carso ms (min–max) | PyTorch ms (min–max) | ratio carso/PyTorch |');
 console.log('|---|---|---|---|');
 for (const k of Object.keys(carso)) console.log(ratioRow(k, carso[k]!, torch[k]!));

@@ -54,12 +54,18 @@ export function memoryTrace(steps: number, every = 250): MemoryTrace {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { steps: { type: 'string', default: '10000' }, threads: { type: 'string', default: '1' } } });
+  const { values } = parseArgs({
+    options: { steps: { type: 'string', default: '10000' }, threads: { type: 'string', default: '1' } },
+  });
   setNumThreads(Number(values.threads));
   const t0 = performance.now();
   const r = memoryTrace(Number(values.steps), 500);
-  console.log(`bench/memory: ${r.steps} steps of the reference CNN, batch 32, in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  console.log(`RSS after step 100: ${r.rssAfter100MB.toFixed(1)} MB; max growth after that: ${r.maxGrowthMB.toFixed(1)} MB; at the end: ${r.finalGrowthMB.toFixed(1)} MB (limit 64 MB)`);
+  console.log(
+    `bench/memory: ${r.steps} steps of the reference CNN, batch 32, in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
+  console.log(
+    `RSS after step 100: ${r.rssAfter100MB.toFixed(1)} MB; max growth after that: ${r.maxGrowthMB.toFixed(1)} MB; at the end: ${r.finalGrowthMB.toFixed(1)} MB (limit 64 MB)`,
+  );
   console.log(`live native tensors: ${r.liveTensorsAfter100} after step 100, ${r.liveTensorsEnd} at the end`);
   console.log(r.maxGrowthMB <= 64 && r.liveTensorsEnd === r.liveTensorsAfter100 ? 'PASS' : 'FAIL');
 }

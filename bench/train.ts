@@ -56,7 +56,9 @@ for (let r = 0; r < rounds; r++) {
   torch.push(...runPeer<{ epoch: number[] }>(peer, ['--threads', String(threads), '--batches', String(batches)]).epoch);
   carso.push(epoch());
 }
-console.log(`bench/train: PGD-AT (10 steps, eps 0.1) of the reference CNN, ${batches} batches of ${batch}, ${threads} thread(s), ${rounds} rounds`);
+console.log(
+  `bench/train: PGD-AT (10 steps, eps 0.1) of the reference CNN, ${batches} batches of ${batch}, ${threads} thread(s), ${rounds} rounds`,
+);
 console.log('| workload | carso ms (min–max) | PyTorch ms (min–max) | ratio carso/PyTorch |');
 console.log('|---|---|---|---|');
 console.log(ratioRow(`PGD-AT ${batches} batches`, carso, torch));

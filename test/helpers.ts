@@ -7,11 +7,21 @@ import { Tensor, tensor, grad, tidy } from '../src/tensor/index.js';
  * Asserts |actual - expected| <= atol + rtol * |expected| elementwise; on
  * failure the message lists the first mismatches and the max difference.
  */
-export function checkTensor(actual: Tensor | ArrayLike<number>, expected: Tensor | ArrayLike<number>, label: string, atol = 1e-5, rtol = 1e-5): void {
+export function checkTensor(
+  actual: Tensor | ArrayLike<number>,
+  expected: Tensor | ArrayLike<number>,
+  label: string,
+  atol = 1e-5,
+  rtol = 1e-5,
+): void {
   const a = actual instanceof Tensor ? actual.toFloat64Array() : Float64Array.from(actual);
   const e = expected instanceof Tensor ? expected.toFloat64Array() : Float64Array.from(expected);
   if (actual instanceof Tensor && expected instanceof Tensor)
-    assert.deepEqual(actual.shape, expected.shape, `${label}: shape [${actual.shape.join(', ')}] != [${expected.shape.join(', ')}]`);
+    assert.deepEqual(
+      actual.shape,
+      expected.shape,
+      `${label}: shape [${actual.shape.join(', ')}] != [${expected.shape.join(', ')}]`,
+    );
   assert.equal(a.length, e.length, `${label}: ${a.length} elements, expected ${e.length}`);
   let maxDiff = 0;
   const bad: string[] = [];
@@ -22,7 +32,10 @@ export function checkTensor(actual: Tensor | ArrayLike<number>, expected: Tensor
     if (!ok && bad.length < 5) bad.push(`[${i}] ${a[i]} vs ${e[i]}`);
     if (!ok && bad.length === 5) bad.push('...');
   }
-  assert.ok(bad.length === 0, `${label}: mismatch (max |diff| ${maxDiff.toExponential(3)}, atol ${atol}, rtol ${rtol}): ${bad.join('; ')}`);
+  assert.ok(
+    bad.length === 0,
+    `${label}: mismatch (max |diff| ${maxDiff.toExponential(3)}, atol ${atol}, rtol ${rtol}): ${bad.join('; ')}`,
+  );
 }
 
 /**

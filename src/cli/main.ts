@@ -18,7 +18,13 @@ program
   .command('info')
   .description('print versions, threads and devices')
   .action(() => {
-    console.log(JSON.stringify({ node: process.version, libtorch: torchVersion(), threads: getNumThreads(), cuda: cudaAvailable() }, null, 2));
+    console.log(
+      JSON.stringify(
+        { node: process.version, libtorch: torchVersion(), threads: getNumThreads(), cuda: cudaAvailable() },
+        null,
+        2,
+      ),
+    );
   });
 
 registerTrain(program);

@@ -27,14 +27,18 @@ export function nonNegative(v: string): number {
 }
 
 export function intList(v: string): number[] {
-  return v.split(',').filter((s) => s.trim() !== '').map(integer);
+  return v
+    .split(',')
+    .filter((s) => s.trim() !== '')
+    .map(integer);
 }
 
 /** An eps for images in [0, 1]: a number in (0, 1], or a fraction like 8/255. */
 export function epsilon(v: string): number {
   const m = /^\s*([0-9.]+)\s*\/\s*([0-9.]+)\s*$/.exec(v);
   const n = m ? Number(m[1]) / Number(m[2]) : number(v);
-  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`eps '${v}' must be in (0, 1] (images are in [0, 1]; e.g. 0.1 or 8/255)`);
+  if (!(n > 0 && n <= 1))
+    throw new InvalidArgumentError(`eps '${v}' must be in (0, 1] (images are in [0, 1]; e.g. 0.1 or 8/255)`);
   return n;
 }
 

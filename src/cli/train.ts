@@ -47,12 +47,23 @@ export function registerTrain(program: Command): void {
     .option('--val-pgd-size <n>', 'validation points attacked with PGD-20 each epoch', nonNegativeInt, d.valPgdSize)
     .option('--threads <n>', 'libtorch intra-op threads', positiveInt)
     .option('--device <d>', 'cpu or cuda[:N] (needs a CUDA libtorch)', d.device)
-    .option('--test-points <n>', 'test images for the final clean / PGD-20 evaluation in card.json', nonNegativeInt, DEFAULT_TEST_POINTS)
+    .option(
+      '--test-points <n>',
+      'test images for the final clean / PGD-20 evaluation in card.json',
+      nonNegativeInt,
+      DEFAULT_TEST_POINTS,
+    )
     .requiredOption('--out <dir>', 'output folder (checkpoint, metrics.jsonl, model.safetensors, card.json)')
     .option('--resume', 'continue from <out>/checkpoint.safetensors')
     .action((flags: TrainFlags) => {
       const { out, resume, testPoints, ...rest } = flags;
-      const config: TrainConfig = { ...d, ...rest, milestones: flags.milestones ?? [], nesterov: !!flags.nesterov, augment: !!flags.augment };
+      const config: TrainConfig = {
+        ...d,
+        ...rest,
+        milestones: flags.milestones ?? [],
+        nesterov: !!flags.nesterov,
+        augment: !!flags.augment,
+      };
       validateConfig(config);
       const r = train(config, { out, resume: !!resume });
       if (!r.finished) return;

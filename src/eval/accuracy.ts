@@ -10,7 +10,14 @@ export function range(start: number, n: number): Int32Array {
 }
 
 /** Per point: is the prediction right? Clean when `attack` is omitted. */
-export function correctness(model: Model, ds: ImageDataset, indices: Int32Array, batchSize: number, attack?: Attack, device?: Device): boolean[] {
+export function correctness(
+  model: Model,
+  ds: ImageDataset,
+  indices: Int32Array,
+  batchSize: number,
+  attack?: Attack,
+  device?: Device,
+): boolean[] {
   const out: boolean[] = [];
   for (let s = 0; s < indices.length; s += batchSize) {
     const b = makeBatch(ds, indices.subarray(s, s + batchSize), undefined, device);
@@ -26,7 +33,14 @@ export function correctness(model: Model, ds: ImageDataset, indices: Int32Array,
   return out;
 }
 
-export function accuracy(model: Model, ds: ImageDataset, indices: Int32Array, batchSize: number, attack?: Attack, device?: Device): number {
+export function accuracy(
+  model: Model,
+  ds: ImageDataset,
+  indices: Int32Array,
+  batchSize: number,
+  attack?: Attack,
+  device?: Device,
+): number {
   const c = correctness(model, ds, indices, batchSize, attack, device);
   return c.filter(Boolean).length / Math.max(1, c.length);
 }

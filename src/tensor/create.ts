@@ -5,11 +5,26 @@ import { native } from './native.js';
 import { op, Tensor, type Device, type DType } from './tensor.js';
 
 const C = {
-  zeros: op('zeros'), ones: op('ones'), full: op('full'), empty: op('empty', 'memory_format'),
-  arange: op('arange', 'start_step'), rand: op('rand'), randn: op('randn'), randint: op('randint', 'low'),
-  randperm: op('randperm'), eye: op('eye'), zerosLike: op('zeros_like'), onesLike: op('ones_like'),
-  randLike: op('rand_like'), randnLike: op('randn_like'), fullLike: op('full_like'), bernoulli: op('bernoulli', 'p'),
-  cat: op('cat'), stack: op('stack'), where: op('where', 'self'), linspace: op('linspace'),
+  zeros: op('zeros'),
+  ones: op('ones'),
+  full: op('full'),
+  empty: op('empty', 'memory_format'),
+  arange: op('arange', 'start_step'),
+  rand: op('rand'),
+  randn: op('randn'),
+  randint: op('randint', 'low'),
+  randperm: op('randperm'),
+  eye: op('eye'),
+  zerosLike: op('zeros_like'),
+  onesLike: op('ones_like'),
+  randLike: op('rand_like'),
+  randnLike: op('randn_like'),
+  fullLike: op('full_like'),
+  bernoulli: op('bernoulli', 'p'),
+  cat: op('cat'),
+  stack: op('stack'),
+  where: op('where', 'self'),
+  linspace: op('linspace'),
 };
 
 type TypedData = Float32Array | Float64Array | Int32Array | Uint8Array | BigInt64Array | Int8Array | Int16Array;
@@ -30,7 +45,12 @@ const TYPED: Partial<Record<DType, (n: number[] | ArrayLike<number>) => TypedDat
  *
  *     const y = tensor([3, 1, 4], [3], 'int64');
  */
-export function tensor(data: ArrayLike<number> | TypedData, shape?: readonly number[], dtype: DType = 'float32', device?: Device): Tensor {
+export function tensor(
+  data: ArrayLike<number> | TypedData,
+  shape?: readonly number[],
+  dtype: DType = 'float32',
+  device?: Device,
+): Tensor {
   const dims = shape ?? [data.length];
   const n = dims.reduce((a, b) => a * b, 1);
   if (n !== data.length) throw new Error(`tensor: ${data.length} values do not fill shape [${dims.join(', ')}] (${n} elements)`);
@@ -55,20 +75,26 @@ export function scalar(v: number, dtype: DType = 'float32'): Tensor {
   return tensor([v], [], dtype);
 }
 
-export const zeros = (shape: readonly number[], dtype: DType = 'float32', device?: Device): Tensor => C.zeros.t(shape, dtype, null, device);
-export const ones = (shape: readonly number[], dtype: DType = 'float32', device?: Device): Tensor => C.ones.t(shape, dtype, null, device);
+export const zeros = (shape: readonly number[], dtype: DType = 'float32', device?: Device): Tensor =>
+  C.zeros.t(shape, dtype, null, device);
+export const ones = (shape: readonly number[], dtype: DType = 'float32', device?: Device): Tensor =>
+  C.ones.t(shape, dtype, null, device);
 export const full = (shape: readonly number[], value: number, dtype: DType = 'float32', device?: Device): Tensor =>
   C.full.t(shape, value, dtype, null, device);
-export const empty = (shape: readonly number[], dtype: DType = 'float32', device?: Device): Tensor => C.empty.t(shape, dtype, null, device);
+export const empty = (shape: readonly number[], dtype: DType = 'float32', device?: Device): Tensor =>
+  C.empty.t(shape, dtype, null, device);
 /** start, start+step, ... < end */
 export const arange = (start: number, end: number, step = 1, dtype: DType = 'int64', device?: Device): Tensor =>
   C.arange.t(start, end, step, dtype, null, device);
-export const linspace = (start: number, end: number, steps: number, dtype: DType = 'float32'): Tensor => C.linspace.t(start, end, steps, dtype);
+export const linspace = (start: number, end: number, steps: number, dtype: DType = 'float32'): Tensor =>
+  C.linspace.t(start, end, steps, dtype);
 export const eye = (n: number, dtype: DType = 'float32'): Tensor => C.eye.t(n, dtype);
 /** U[0, 1) */
-export const rand = (shape: readonly number[], dtype: DType = 'float32', device?: Device): Tensor => C.rand.t(shape, dtype, null, device);
+export const rand = (shape: readonly number[], dtype: DType = 'float32', device?: Device): Tensor =>
+  C.rand.t(shape, dtype, null, device);
 /** N(0, 1) */
-export const randn = (shape: readonly number[], dtype: DType = 'float32', device?: Device): Tensor => C.randn.t(shape, dtype, null, device);
+export const randn = (shape: readonly number[], dtype: DType = 'float32', device?: Device): Tensor =>
+  C.randn.t(shape, dtype, null, device);
 /** integers in [low, high) */
 export const randint = (low: number, high: number, shape: readonly number[], dtype: DType = 'int64', device?: Device): Tensor =>
   C.randint.t(low, high, shape, dtype, null, device);

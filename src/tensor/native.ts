@@ -63,9 +63,7 @@ function findAddon(): string {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const candidates = [process.env['CARSO_ADDON'], join(root, 'build', 'Release', 'carso.node')];
   for (const c of candidates) if (c !== undefined && existsSync(c)) return c;
-  throw new Error(
-    `carso: native addon not found (looked for ${candidates.filter(Boolean).join(', ')}). Run 'make build' first.`,
-  );
+  throw new Error(`carso: native addon not found (looked for ${candidates.filter(Boolean).join(', ')}). Run 'make build' first.`);
 }
 
 export const native: NativeBinding = createRequire(import.meta.url)(findAddon()) as NativeBinding;

@@ -34,8 +34,11 @@ export function cudaAvailable(): boolean {
 export function resolveDevice(requested: string = 'auto'): Device {
   if (requested === 'auto') return cudaAvailable() ? 'cuda' : 'cpu';
   if (requested.startsWith('cuda') && !cudaAvailable())
-    throw new Error(`device '${requested}' requested but this libtorch has no CUDA device (build with LIBTORCH=<a CUDA libtorch>)`);
-  if (requested !== 'cpu' && !requested.startsWith('cuda')) throw new Error(`unknown device '${requested}' (valid: auto, cpu, cuda, cuda:N)`);
+    throw new Error(
+      `device '${requested}' requested but this libtorch has no CUDA device (build with LIBTORCH=<a CUDA libtorch>)`,
+    );
+  if (requested !== 'cpu' && !requested.startsWith('cuda'))
+    throw new Error(`unknown device '${requested}' (valid: auto, cpu, cuda, cuda:N)`);
   return requested;
 }
 

@@ -30,10 +30,28 @@ export interface ModelCard {
 export const DEFAULT_TEST_POINTS = 1000;
 
 const FLAGS: Partial<Record<keyof TrainConfig, string>> = {
-  dataset: '--dataset', dataDir: '--data-dir', model: '--model', method: '--method', eps: '--eps', alpha: '--alpha',
-  steps: '--steps', beta: '--beta', epochs: '--epochs', batchSize: '--batch-size', optimizer: '--optimizer', lr: '--lr',
-  momentum: '--momentum', weightDecay: '--weight-decay', schedule: '--schedule', milestones: '--milestones',
-  seed: '--seed', limit: '--limit', valSize: '--val-size', valPgdSize: '--val-pgd-size', threads: '--threads', device: '--device',
+  dataset: '--dataset',
+  dataDir: '--data-dir',
+  model: '--model',
+  method: '--method',
+  eps: '--eps',
+  alpha: '--alpha',
+  steps: '--steps',
+  beta: '--beta',
+  epochs: '--epochs',
+  batchSize: '--batch-size',
+  optimizer: '--optimizer',
+  lr: '--lr',
+  momentum: '--momentum',
+  weightDecay: '--weight-decay',
+  schedule: '--schedule',
+  milestones: '--milestones',
+  seed: '--seed',
+  limit: '--limit',
+  valSize: '--val-size',
+  valPgdSize: '--val-pgd-size',
+  threads: '--threads',
+  device: '--device',
 };
 
 /** The `carso train` command line that reproduces config c (flags that differ from the defaults). */
@@ -77,6 +95,11 @@ export function makeCard(c: TrainConfig, out: string, seconds: number, test: Mod
     command: commandFor(c, out, test.points),
     trainingSeconds: Math.round(seconds),
     test,
-    environment: { node: process.version, libtorch: torchVersion(), threads: getNumThreads(), cpu: `${cpus.length} x ${cpus[0]?.model ?? 'unknown'}` },
+    environment: {
+      node: process.version,
+      libtorch: torchVersion(),
+      threads: getNumThreads(),
+      cpu: `${cpus.length} x ${cpus[0]?.model ?? 'unknown'}`,
+    },
   };
 }

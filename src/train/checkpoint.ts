@@ -47,7 +47,8 @@ export function saveCheckpoint<S>(path: string, { model, optimizer, state }: Che
 export function loadCheckpoint<S>(path: string, model: Module, optimizer: OptimizerLike): S {
   const { tensors, metadata } = readSafetensors(path);
   try {
-    if (metadata['format'] !== FORMAT) throw new Error(`${path}: not a carso checkpoint (format '${metadata['format'] ?? 'none'}')`);
+    if (metadata['format'] !== FORMAT)
+      throw new Error(`${path}: not a carso checkpoint (format '${metadata['format'] ?? 'none'}')`);
     const part = (prefix: string): Map<string, Tensor> =>
       new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
     model.loadStateDict(part('model.'));

@@ -72,7 +72,13 @@ function makeOptimizer(c: TrainConfig, model: Module): OptimizerLike {
 }
 
 /** Validation accuracies, with libtorch's RNG saved and restored so evaluation never perturbs training. */
-function validate(model: Module, ds: ImageDataset, val: Int32Array, c: TrainConfig, device: Device): [number | null, number | null] {
+function validate(
+  model: Module,
+  ds: ImageDataset,
+  val: Int32Array,
+  c: TrainConfig,
+  device: Device,
+): [number | null, number | null] {
   if (val.length === 0) return [null, null];
   const rng = getRngState();
   model.eval();
@@ -122,7 +128,10 @@ export function train(c: TrainConfig, o: TrainOptions): TrainResult {
   for (let epoch = start; epoch < c.epochs; epoch++) {
     if (o.stopAfterEpoch !== undefined && epoch >= o.stopAfterEpoch) break;
     const t0 = performance.now();
-    const bar = new Progress(`epoch ${epoch + 1}/${c.epochs}`, loader.length, { unit: 'batches', plainEveryMs: o.quiet ? 1e12 : 10_000 });
+    const bar = new Progress(`epoch ${epoch + 1}/${c.epochs}`, loader.length, {
+      unit: 'batches',
+      plainEveryMs: o.quiet ? 1e12 : 10_000,
+    });
     let lossSum = 0;
     let correct = 0;
     let seen = 0;
@@ -144,10 +153,22 @@ export function train(c: TrainConfig, o: TrainOptions): TrainResult {
     }
     if (!o.quiet) bar.finish();
     const [valCleanAcc, valPgdAcc] = validate(model, ds, val, c, device);
-    const line = { epoch: epoch + 1, loss: lossSum / seen, trainAcc: correct / seen, valCleanAcc, valPgdAcc, lr: sched.lastLr()[0]!, seconds: (performance.now() - t0) / 1000 };
+    const line = {
+      epoch: epoch + 1,
+      loss: lossSum / seen,
+      trainAcc: correct / seen,
+      valCleanAcc,
+      valPgdAcc,
+      lr: sched.lastLr()[0]!,
+      seconds: (performance.now() - t0) / 1000,
+    };
     metrics.push(line);
     if (!o.quiet) console.error(JSON.stringify(line));
-    saveCheckpoint<RunState>(ckpt, { model, optimizer: opt, state: { epoch: epoch + 1, loader: loader.state(), schedule: sched.stateDict(), metrics, config: c } });
+    saveCheckpoint<RunState>(ckpt, {
+      model,
+      optimizer: opt,
+      state: { epoch: epoch + 1, loader: loader.state(), schedule: sched.stateDict(), metrics, config: c },
+    });
     writeFileAtomic(join(o.out, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m)).join('\n') + '\n');
   }
   const finished = metrics.length >= c.epochs;
