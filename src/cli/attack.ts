@@ -252,14 +252,12 @@ function loadPoints(f: AttackFlags, dataset: string, device: Device, model: Mode
   return { x, y, source };
 }
 
-/** The cascade with a progress bar per attack on stderr. */
-function run(model: Model, x: Tensor, y: Tensor, f: AttackFlags): AutoAttackResult {
+/** A cascade event listener drawing one progress bar per attack on stderr. */
+export function cascadeProgress(statePath?: string): (e: CascadeEvent) => void {
   let bar: Progress | null = null;
-  const onEvent = (e: CascadeEvent): void => {
+  return (e) => {
     if (e.kind === 'clean')
-      console.error(
-        `clean accuracy ${pct(e.correct, e.total)}${e.resumed ? ` (resuming from ${join(f.out, 'state.safetensors')})` : ''}`,
-      );
+      console.error(`clean accuracy ${pct(e.correct, e.total)}${e.resumed && statePath ? ` (resuming from ${statePath})` : ''}`);
     if (e.kind === 'attack-start') {
       bar = new Progress(`[${e.index + 1}/${e.attacks}] ${e.name}`, e.batches, { unit: 'batches' });
       if (e.batchesDone > 0) bar.tick(e.batchesDone, 'resumed');
@@ -271,12 +269,18 @@ function run(model: Model, x: Tensor, y: Tensor, f: AttackFlags): AutoAttackResu
       bar = null;
     }
   };
+}
+
+/** The cascade with a progress bar per attack on stderr. */
+function run(model: Model, x: Tensor, y: Tensor, f: AttackFlags): AutoAttackResult {
+  const statePath = join(f.out, 'state.safetensors');
+  const onEvent = cascadeProgress(statePath);
   const o = {
     norm: f.norm,
     eps: f.eps,
     seed: f.seed,
     batchSize: f.batchSize,
-    statePath: join(f.out, 'state.safetensors'),
+    statePath,
     onEvent,
     onWarning: (w: { check: string; message: string }) => console.error(`warning (${w.check}): ${w.message}`),
   };
@@ -284,7 +288,7 @@ function run(model: Model, x: Tensor, y: Tensor, f: AttackFlags): AutoAttackResu
   return runAutoAttack(model, x, y, { ...o, version: f.version, attacks: f.attacks });
 }
 
-const pct = (k: number, n: number): string => `${((100 * k) / Math.max(1, n)).toFixed(2)}% (${k}/${n})`;
+export const pct = (k: number, n: number): string => `${((100 * k) / Math.max(1, n)).toFixed(2)}% (${k}/${n})`;
 
 /** The JSON written to result.json. */
 function report(r: AutoAttackResult, f: AttackFlags, info: { arch: string; dataset: string; source: string; seconds: number }) {
