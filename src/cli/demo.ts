@@ -44,6 +44,8 @@ interface Row {
   clean: Count;
   autoattack: Count;
   perAttack: { name: string; robust: number; seconds: number }[];
+  /** AutoAttack's sanity checks that fired (e.g. Square beating the gradient attacks). */
+  warnings: string[];
   seconds: number;
 }
 
@@ -62,7 +64,19 @@ function attackShipped(name: string, what: string, n: number, seed: number): Row
   const { x, y } = makeBatch(ds, range(0, ds.length));
   const t0 = performance.now();
   console.error(`AutoAttack standard, Linf eps 0.1, on ${name} (${what}), first ${ds.length} test images`);
-  const r = runAutoAttack(asModel(net), x, y, { norm: 'Linf', eps: 0.1, version: 'standard', seed, onEvent: cascadeProgress() });
+  const warnings: string[] = [];
+  const onWarning = (w: { check: string; message: string }): void => {
+    warnings.push(`${w.check}: ${w.message}`);
+    console.error(`warning (${w.check}): ${w.message}`);
+  };
+  const r = runAutoAttack(asModel(net), x, y, {
+    norm: 'Linf',
+    eps: 0.1,
+    version: 'standard',
+    seed,
+    onEvent: cascadeProgress(),
+    onWarning,
+  });
   dispose([x, y, r.xAdv]);
   net.dispose();
   return {
@@ -71,6 +85,7 @@ function attackShipped(name: string, what: string, n: number, seed: number): Row
     clean: count(r.clean.correct, r.clean.total),
     autoattack: count(r.robust.correct, r.robust.total),
     perAttack: r.perAttack.map((a) => ({ name: a.name, robust: a.robust, seconds: a.seconds })),
+    warnings,
     seconds: (performance.now() - t0) / 1000,
   };
 }
