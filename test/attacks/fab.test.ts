@@ -3,12 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Tensor, keep, manualSeed, memoryStats, rand, randn, tensor, tidy } from '../../src/tensor/index.js';
+import { Tensor, keep, memoryStats, tensor, tidy } from '../../src/tensor/index.js';
 import { FAB, fabSettings, fabSingleRun, fabT } from '../../src/attacks/fab.js';
 import { Square } from '../../src/attacks/square.js';
 import type { Attack, Model, Norm } from '../../src/attacks/types.js';
 import { checkTensor } from '../helpers.js';
-import { linearModel } from './models.js';
+import { linearProblem, medianEps } from './models.js';
 
 interface FabGolden {
   adv: number[][];
@@ -79,54 +79,9 @@ test('fabT(): the AutoAttack configuration, fra31 defaults otherwise', () => {
 // ---- analytic check on linear models (attacks.md §10.2) ----------------------
 
 const N = 120;
-const D = 25; // as [1, 5, 5]
-
-interface Linear {
-  model: Model;
-  X: Tensor;
-  Y: Tensor;
-  /** exact minimal distance to the decision boundary per point */
-  r: Record<'Linf' | 'L2', number[]>;
-}
-
-/** K classes, boundaries near the centre; points in [0.3, 0.7] (the box never binds); labels = predictions. */
-function linear(K: number, seed: number): Linear {
-  manualSeed(seed);
-  const W = keep(randn([K, D], 'float64'));
-  const b = keep(W.matmul(rand([D], 'float64').mul(0.1).add(0.45)).neg());
-  const X = keep(rand([N, 1, 5, 5], 'float64').mul(0.4).add(0.3));
-  const model = linearModel(W, b);
-  const z = tidy(() => model.forward(X).toArray());
-  const Y = keep(tidy(() => model.forward(X).argmax(1)));
-  const ys = Y.toArray();
-  const w = W.toArray();
-  const dualNorm = (j: number, y: number, q: number): number => {
-    let s = 0;
-    for (let k = 0; k < D; k++) s += Math.abs((w[y * D + k] as number) - (w[j * D + k] as number)) ** q;
-    return s ** (1 / q);
-  };
-  const r = { Linf: [] as number[], L2: [] as number[] };
-  for (const [norm, q] of [
-    ['Linf', 1],
-    ['L2', 2],
-  ] as const)
-    ys.forEach((y, i) => {
-      let best = Infinity;
-      for (let j = 0; j < K; j++)
-        if (j !== y) best = Math.min(best, ((z[i * K + y] as number) - (z[i * K + j] as number)) / dualNorm(j, y, q));
-      r[norm].push(best);
-    });
-  return { model, X, Y, r };
-}
-
-/** eps halfway between the two middle r values: exact robust accuracy 50 %, no r near eps. */
-function medianEps(r: number[]): number {
-  const s = r.slice().sort((a, c) => a - c);
-  return ((s[N / 2 - 1] as number) + (s[N / 2] as number)) / 2;
-}
 
 test('linear K = 5: untargeted FAB settles at ≈ 1.0052·r (within [1.004, 1.007] of the exact minimum)', () => {
-  const lin = linear(5, 31);
+  const lin = linearProblem(5, N, 31);
   for (const norm of ['Linf', 'L2'] as const) {
     const r = fabSingleRun(lin.model, lin.X, lin.Y, fabSettings('fab', { eps: 1, norm }), { randomStart: false });
     r.xAdv.dispose();
@@ -137,9 +92,9 @@ test('linear K = 5: untargeted FAB settles at ≈ 1.0052·r (within [1.004, 1.00
 });
 
 test('linear K = 5: neither FAB, FAB-T nor Square beats the exact robust accuracy (Linf, L2)', () => {
-  const lin = linear(5, 32);
+  const lin = linearProblem(5, N, 32);
   for (const norm of ['Linf', 'L2'] as Norm[]) {
-    const eps = medianEps(lin.r[norm as 'Linf' | 'L2']);
+    const { eps } = medianEps(lin.r[norm as 'Linf' | 'L2']);
     const attacks: Attack[] = [
       new FAB({ eps, norm }),
       new FAB({ eps, norm, targeted: true, nTargetClasses: 4, nIter: 50 }),
