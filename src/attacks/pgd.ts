@@ -59,6 +59,8 @@ export interface PgdRunResult {
   finalLoss: number[];
   nonFinite: boolean[];
   queries: number;
+  /** Mean (over points) loss at each iterate x^0 .. x^(steps-1), last EOT sample (for diagnostics). */
+  lossTrace: number[];
 }
 
 /** One PGD run on every point of x: [B, ...] (y: int64 [B]); tensors belong to the caller. */
@@ -67,6 +69,7 @@ export function pgdRun(model: Model, x: Tensor, y: Tensor, c: PgdRunConfig): Pgd
   const nonFinite = new Array<boolean>(labels.length).fill(false);
   const fooled = new Array<boolean>(labels.length).fill(false);
   let queries = 0;
+  const lossTrace: number[] = [];
   // marks iterate xa where misclassified (logits z at xa)
   const record = (xa: Tensor, z: Tensor, best: Tensor): Tensor => {
     const wrong = z
@@ -84,6 +87,7 @@ export function pgdRun(model: Model, x: Tensor, y: Tensor, c: PgdRunConfig): Pgd
       [xa, best] = tidy(() => {
         const e = lossAndGrad(model, xa, y, c.lossFn, c.eotIter);
         queries += e.queries;
+        lossTrace.push(e.loss.mean().item());
         e.nonFinite.forEach((f, i) => (nonFinite[i] = (nonFinite[i] ?? false) || f));
         const b = record(xa, e.logits, best);
         return [c.norm.project(xa.add(c.norm.normalizeGrad(e.grad).mul(c.alpha)), x, c.eps), b];
@@ -98,7 +102,7 @@ export function pgdRun(model: Model, x: Tensor, y: Tensor, c: PgdRunConfig): Pgd
     );
     queries += 1;
     best = record(xa, final.z, best);
-    return { xAdv: xa, xBestAdv: best === x ? x.clone() : best, fooled, finalLoss: final.loss, nonFinite, queries };
+    return { xAdv: xa, xBestAdv: best === x ? x.clone() : best, fooled, finalLoss: final.loss, nonFinite, queries, lossTrace };
   });
 }
 

@@ -71,17 +71,17 @@ export function registerTrainPurifier(program: Command): void {
     )
     .requiredOption('--classifier-weights <file>', 'the frozen classifier (safetensors, e.g. <train out>/model.safetensors)')
     .option('--taps <names>', "comma-separated module names to tap (default: the classifier's CARSO taps)", names)
-    .option('--epochs <n>', 'epochs (default per dataset: 200 CIFAR, 250 Tiny, 30 greyscale)', positiveInt)
+    .option('--epochs <n>', 'epochs (default per dataset: 200 CIFAR, 250 Tiny, 24 greyscale)', positiveInt)
     .option('--batch-size <n>', 'batch size; the lr scales with it (default 640 CIFAR, 128 Tiny, 256 greyscale)', positiveInt)
     .option(
       '--perturbed-fraction <f>',
       'attacked fraction of each batch (default 0.5 CIFAR-10, 0.15 CIFAR-100, 0.01 Tiny, 0.5 greyscale)',
       nonNegative,
     )
-    .option('--eps-weak <eps>', 'weak attack radius (default: RGB 4/255 std-rescaled as released, greyscale 0.05)', epsilon)
-    .option('--eps-strong <eps>', 'strong attack radius (default: RGB 8/255 std-rescaled as released, greyscale 0.1)', epsilon)
-    .option('--pgd-steps <n>', 'PGD iterations (default 40)', positiveInt)
-    .option('--pgd-step <a>', 'PGD step size (default 0.01)', epsilon)
+    .option('--eps-weak <eps>', 'weak attack radius (default: RGB 4/255 std-rescaled as released, greyscale 0.1)', epsilon)
+    .option('--eps-strong <eps>', 'strong attack radius (default: RGB 8/255 std-rescaled as released, greyscale 0.2)', epsilon)
+    .option('--pgd-steps <n>', 'PGD iterations (default 40; greyscale 10)', positiveInt)
+    .option('--pgd-step <a>', 'PGD step size (default 0.01; greyscale 0.025)', epsilon)
     .option('--seed <n>', 'seed for the purifier init, shuffling and attacks', nonNegativeInt, 0)
     .option('--limit <n>', 'use only the first N training points', positiveInt)
     .option('--threads <n>', 'libtorch intra-op threads', positiveInt)

@@ -9,7 +9,7 @@
 import { cat, randnLike, tidy, type Tensor } from '../tensor/index.js';
 import { BatchNorm2d, ConvTranspose2d, LeakyReLU, Linear, Module, Sequential, Sigmoid } from '../nn/index.js';
 import { LEAKY_SLOPE, convBlock } from './compressor.js';
-import { DECODER_CHANNELS, type CarsoGeometry } from './geometry.js';
+import type { CarsoGeometry } from './geometry.js';
 
 /** make_img_compressor: x: [B, C, H, W] (standardised) -> [B, 4C, ceil(ceil(H/2)/2), same]. */
 export function makeInputCompressor(channels: number): Sequential {
@@ -49,7 +49,7 @@ export function reparameterize(mu: Tensor, logvar: Tensor, eps?: Tensor): Tensor
   return tidy(() => mu.add((eps ?? randnLike(mu)).mul(logvar.mul(0.5).exp())));
 }
 
-/** _make_decoder_adapter: [M, d + cond] -> Linear(bias) -> LeakyReLU -> [M, 256, s, s] (children '1', '2' as the reference). */
+/** _make_decoder_adapter: [M, d + cond] -> Linear(bias) -> LeakyReLU -> [M, channels, s, s] (children '1', '2' as the reference). */
 export class DecoderAdapter extends Module {
   readonly linear: Linear;
   readonly act = new LeakyReLU(LEAKY_SLOPE);
@@ -57,14 +57,15 @@ export class DecoderAdapter extends Module {
   constructor(
     inFeatures: number,
     readonly seed: number,
+    readonly channels: number,
   ) {
     super();
-    this.linear = this.addModule('1', new Linear(inFeatures, DECODER_CHANNELS[0] * seed * seed));
+    this.linear = this.addModule('1', new Linear(inFeatures, channels * seed * seed));
     this.addModule('2', this.act);
   }
 
   forward(zc: Tensor): Tensor {
-    return tidy(() => this.act.call(this.linear.call(zc)).view(zc.size(0), DECODER_CHANNELS[0], this.seed, this.seed));
+    return tidy(() => this.act.call(this.linear.call(zc)).view(zc.size(0), this.channels, this.seed, this.seed));
   }
 }
 
@@ -83,9 +84,10 @@ export function deconvBlock(cin: number, cout: number, outputPadding: number): S
  */
 export class Decoder extends Sequential {
   constructor(g: CarsoGeometry) {
-    super(new DecoderAdapter(g.latentDim + g.condDim, g.decoder.seed));
-    g.decoder.outputPadding.forEach((op, i) => this.append(deconvBlock(DECODER_CHANNELS[i]!, DECODER_CHANNELS[i + 1]!, op)));
-    const last = DECODER_CHANNELS[DECODER_CHANNELS.length - 1]!;
+    const ch = g.decoderChannels;
+    super(new DecoderAdapter(g.latentDim + g.condDim, g.decoder.seed, ch[0]!));
+    g.decoder.outputPadding.forEach((op, i) => this.append(deconvBlock(ch[i]!, ch[i + 1]!, op)));
+    const last = ch[ch.length - 1]!;
     this.append(new ConvTranspose2d(last, g.channels, g.decoder.finalKernel, { padding: g.decoder.finalPadding }));
     this.append(new Sigmoid());
   }

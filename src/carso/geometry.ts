@@ -36,20 +36,34 @@ export interface CarsoGeometry {
   /** Unpadded 3x3 convs per tap compressor (3 CIFAR, 4 Tiny: `compress_more`). */
   readonly compressorConvs: number;
   readonly decoder: DecoderGeometry;
+  /** Channels of the decoder's seed and of its four transposed-conv blocks (DECODER_CHANNELS for the reference sets). */
+  readonly decoderChannels: readonly number[];
   /** Standardisation of the encoder's image input (data_prep_dispatcher_3ch), and the std of the eps quirk (train.ts). */
   readonly normalization: Normalization;
 }
 
 const CIFAR_DECODER: DecoderGeometry = { seed: 3, outputPadding: [0, 0, 0, 0], finalKernel: 2, finalPadding: 1 };
-const CIFAR = { channels: 3, size: 32, condDim: 512, latentDim: 128, compressorConvs: 3, decoder: CIFAR_DECODER };
+const CIFAR = {
+  channels: 3,
+  size: 32,
+  condDim: 512,
+  latentDim: 128,
+  compressorConvs: 3,
+  decoder: CIFAR_DECODER,
+  decoderChannels: DECODER_CHANNELS,
+};
 
 // NOTE (28x28 greyscale, our choice; the TMLR code has no such geometry):
 // * decoder 256x2x2 -> 4 -> 7 -> 14 -> 28 (output_padding 1, 0, 1, 1), then the Tiny-style
 //   k3/p1 ConvTranspose (28 -> 28): the reference's four blocks and channels, landing exactly on 28.
 // * condition 512 and latent 128, the CIFAR sizes unchanged: an issue note found a light version
 //   (condition 128, latent 32, 3 taps) too weak, and with a quarter of CIFAR's pixels these are 4x
-//   as generous per pixel. On CPU the cost that matters is the condition FC (concat x 512), small
-//   here; unused latent dimensions cost little (the KL term parks them at the prior).
+//   as generous per pixel. They cost little: the condition FC runs once per input, and unused
+//   latent dimensions are parked at the prior by the KL term.
+// * decoder channels 128, 64, 32, 16, 8 instead of 256, 256, 128, 64, 32: what CPU time goes to
+//   is the N decoder passes per input of every attack step. With the reference widths one
+//   decoder pass was ~53 M multiply-adds, ten times the FmnistCNN it feeds (~5.5 M), so an
+//   AutoAttack-rand point cost minutes; these widths give ~3.9 M (measured: bench/carso).
 // * ONE unpadded conv per tap compressor: the FmnistCNN's taps are 14x14 to 4x4 (and only 2048 to
 //   6272 values each, against 10 240 to 163 840 for the WRN), so they need little compression, and
 //   3 convs would leave a 7x7 tap 8 values (4x4 ones could not take them at all). Its four taps
@@ -57,7 +71,15 @@ const CIFAR = { channels: 3, size: 32, condDim: 512, latentDim: 128, compressorC
 // * encoder standardisation with the usual training-set statistics (the classifiers themselves take
 //   raw pixels); the image branch is the reference's 1 -> 2 -> 4 channels (4x7x7 = 196 features).
 const GREY_DECODER: DecoderGeometry = { seed: 2, outputPadding: [1, 0, 1, 1], finalKernel: 3, finalPadding: 1 };
-const GREY = { channels: 1, size: 28, condDim: 512, latentDim: 128, compressorConvs: 1, decoder: GREY_DECODER };
+const GREY = {
+  channels: 1,
+  size: 28,
+  condDim: 512,
+  latentDim: 128,
+  compressorConvs: 1,
+  decoder: GREY_DECODER,
+  decoderChannels: [128, 64, 32, 16, 8],
+};
 
 export const GEOMETRIES: { readonly [K in DatasetName]: CarsoGeometry } = {
   cifar10: { ...CIFAR, normalization: CIFAR10_NORM },
@@ -69,6 +91,7 @@ export const GEOMETRIES: { readonly [K in DatasetName]: CarsoGeometry } = {
     latentDim: 192,
     compressorConvs: 4,
     decoder: { seed: 4, outputPadding: [1, 1, 1, 1], finalKernel: 3, finalPadding: 1 },
+    decoderChannels: DECODER_CHANNELS,
     normalization: TINY_IMAGENET_NORM,
   },
   'fashion-mnist': { ...GREY, normalization: { mean: [0.286], std: [0.353] } },
@@ -101,6 +124,9 @@ export function checkGeometry(g: CarsoGeometry): void {
     ['compressorConvs', g.compressorConvs],
   ] as const)
     if (!Number.isInteger(v) || v < 1) throw new Error(`CARSO geometry: ${k} must be a positive integer, got ${v}`);
+  const ch = g.decoderChannels;
+  if (ch.length !== 5 || !ch.every((c) => Number.isInteger(c) && c >= 1))
+    throw new Error(`CARSO geometry: decoderChannels must be 5 positive integers, got [${ch.join(', ')}]`);
   if (g.normalization.mean.length !== g.channels) throw new Error(`CARSO geometry: normalisation needs ${g.channels} channels`);
 }
 

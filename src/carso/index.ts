@@ -46,3 +46,13 @@ export { Carso, type CarsoOptions, type TrainOutput } from './carso.js';
 export { adversarialBatch, betaAt, chunkSize, purifierLoss, referenceTrainingEps, type AdversarialSplit } from './objective.js';
 export { purifierDefaults, purifierConfigErrors, type PurifierTrainConfig } from './config.js';
 export { trainPurifier, type PurifierTrainOptions, type PurifierEpochMetrics, type PurifierTrainResult } from './train.js';
+export {
+  evaluateCarso,
+  EOT_SAMPLES,
+  EVAL_BUDGET,
+  HIGH_EPS,
+  PGD_EOT_STEP_PER_EPS,
+  type CarsoEvalOptions,
+  type EvalBudget,
+  type Protocol,
+} from './evaluate.js';

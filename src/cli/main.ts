@@ -5,8 +5,10 @@ import { Command } from 'commander';
 import { getNumThreads, torchVersion, cudaAvailable } from '../tensor/index.js';
 import { registerAttack } from './attack.js';
 import { registerDemo } from './demo.js';
+import { registerReport } from './report.js';
 import { registerTrain } from './train.js';
 import { registerTrainPurifier } from '../carso/cli.js';
+import { registerEval } from '../carso/eval-cli.js';
 
 const program = new Command();
 program
@@ -31,6 +33,8 @@ registerTrain(program);
 registerDemo(program);
 registerAttack(program);
 registerTrainPurifier(program);
+registerReport(program);
+registerEval(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`carso: ${err instanceof Error ? err.message : String(err)}`);

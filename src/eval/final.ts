@@ -17,6 +17,8 @@ export interface FinalEvaluation {
   meanOverR: { accuracy: number; correctPerDraw: number[] };
   /** Per point: correct draws out of R. */
   correctDraws: number[];
+  /** Per point: correct on the first draw. */
+  firstDraw: boolean[];
 }
 
 /** Classifies x: [n, C, H, W] R times (R >= 1) in batches; y: int64 [n]. */
@@ -58,5 +60,6 @@ export function finalEvaluation(model: Model, x: Tensor, y: Tensor, draws: numbe
     worstOfR: countWithInterval(worst, n),
     meanOverR: { accuracy: correctPerDraw.reduce((a, b) => a + b, 0) / (draws * Math.max(1, n)), correctPerDraw },
     correctDraws,
+    firstDraw,
   };
 }

@@ -1,9 +1,9 @@
 // A tiny CARSO for fast tests: 1x12x12 images, a 2-conv classifier with 5
 // classes (taps '0': 4x12x12 and '2': 6x6x6), condition 6, latent 3, one conv per
-// compressor, decoder 1 -> 2 -> 3 -> 6 -> 12 (then k3/p1: 12).
+// compressor, decoder 1 -> 2 -> 3 -> 6 -> 12 (then k3/p1: 12), reference channels.
 import { Conv2d, Flatten, Linear, Sequential, Tanh } from '../../src/nn/index.js';
 import { manualSeed } from '../../src/tensor/index.js';
-import { Carso, type CarsoGeometry, type CarsoOptions } from '../../src/carso/index.js';
+import { Carso, DECODER_CHANNELS, type CarsoGeometry, type CarsoOptions } from '../../src/carso/index.js';
 
 export const TINY_GEOMETRY: CarsoGeometry = {
   channels: 1,
@@ -12,6 +12,7 @@ export const TINY_GEOMETRY: CarsoGeometry = {
   latentDim: 3,
   compressorConvs: 1,
   decoder: { seed: 1, outputPadding: [1, 0, 1, 1], finalKernel: 3, finalPadding: 1 },
+  decoderChannels: DECODER_CHANNELS,
   normalization: { mean: [0.5], std: [0.25] },
 };
 export const TINY_TAPS = ['0', '2'];

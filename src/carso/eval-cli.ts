@@ -1,0 +1,152 @@
+// `carso eval`: the CARSO evaluation (evaluate.ts) from the command line, with
+// a progress bar per attack, a table at the end and <out>/eval.json; rerunning
+// the same command continues an interrupted run. Wire it into src/cli/main.ts
+// with `registerEval(program)`.
+//
+//     carso eval --n 200 --out runs/carso-eval          # the shipped Fashion-MNIST models
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { DATASET_NAMES, loadDataset, makeBatch, type DatasetName } from '../data/index.js';
+import { range } from '../eval/accuracy.js';
+import type { EvalResult } from '../eval/result.js';
+import { loadModule } from '../io/index.js';
+import { createModel, modelNames } from '../models/index.js';
+import { dispose, setNumThreads, torchVersion } from '../tensor/index.js';
+import { cascadeProgress } from '../cli/attack.js';
+import { choice, epsilon, nonNegativeInt, positiveInt } from '../cli/options.js';
+import { AGGREGATIONS, type Aggregation } from './aggregation.js';
+import { Carso } from './carso.js';
+import { evaluateCarso, type Protocol } from './evaluate.js';
+
+const MODELS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
+/** The shipped Fashion-MNIST pair: the PGD-AT classifier and the purifier trained on it. */
+export const SHIPPED_CLASSIFIER = join(MODELS, 'fmnist-cnn-pgd-at', 'model.safetensors');
+export const SHIPPED_PURIFIER = join(MODELS, 'fmnist-carso', 'purifier.safetensors');
+const STAGES = [
+  'classifier-clean',
+  'classifier-aa',
+  'carso-clean',
+  'carso-aa-rand',
+  'carso-pgd-eot',
+  'carso-high-eps',
+  'carso-transfer',
+  'carso-square',
+  'carso-gradients',
+  'carso-eot-convergence',
+];
+
+interface Flags {
+  dataset: DatasetName;
+  dataDir?: string;
+  classifier: string;
+  classifierWeights: string;
+  purifier: string;
+  first: number;
+  n: number;
+  eps: number;
+  protocol: Protocol;
+  finalEvals: number;
+  samples: number;
+  aggregation: Aggregation;
+  batchSize: number;
+  pgdEotN?: number;
+  eotN: number;
+  skip: string[];
+  seed: number;
+  threads?: number;
+  out: string;
+}
+
+const pct = (k: number, n: number): string => `${((100 * k) / Math.max(1, n)).toFixed(1)}%`;
+
+/** The evaluation as a plain-text table (one line per entry, then the fired diagnostics). */
+export function evalTable(r: EvalResult): string {
+  const lines = [`${'model'.padEnd(11)}${'attack'.padEnd(30)}${'eps'.padEnd(6)}accuracy (k/n, 95% CI)`];
+  for (const e of r.entries) {
+    const a = e.accuracy;
+    const ci = `${(100 * a.ci95.lo).toFixed(1)}-${(100 * a.ci95.hi).toFixed(1)}`;
+    let s = `${e.model.padEnd(11)}${e.attack.padEnd(30)}${String(e.eps).padEnd(6)}${a.correct}/${a.total} ${pct(a.correct, a.total)} [${ci}]`;
+    if (e.stochastic && e.stochastic.draws > 1)
+      s += `  single ${pct(e.stochastic.single.correct, e.stochastic.single.total)}, mean ${(100 * e.stochastic.meanOverR.accuracy).toFixed(1)}%, worst-of-${e.stochastic.draws} ${pct(e.stochastic.worstOfR.correct, e.stochastic.worstOfR.total)}`;
+    lines.push(s);
+  }
+  for (const c of r.comparisons)
+    lines.push(
+      `${c.a} - ${c.b}: ${(100 * c.difference).toFixed(1)} points [${(100 * c.ci95.lo).toFixed(1)}, ${(100 * c.ci95.hi).toFixed(1)}]`,
+    );
+  for (const d of r.diagnostics) lines.push(`${d.fired ? 'WARNING' : 'ok'} ${d.check}: ${d.message}`);
+  return lines.join('\n');
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description(
+      'evaluate a classifier and its CARSO: clean, AutoAttack standard (classifier), AutoAttack rand, PGD-EOT and the ' +
+        'eps 0.95 check (CARSO), plus, under --protocol strict, worst-of-R numbers and gradient-masking diagnostics',
+    )
+    .option('--dataset <name>', `dataset (${DATASET_NAMES.join(', ')})`, choice(DATASET_NAMES), 'fashion-mnist')
+    .option('--data-dir <dir>', 'dataset folder (default: the standard location)')
+    .option('--classifier <name>', `classifier architecture (${modelNames.join(', ')})`, choice(modelNames), 'fmnist-cnn')
+    .option('--classifier-weights <file>', 'classifier weights (safetensors)', SHIPPED_CLASSIFIER)
+    .option('--purifier <file>', 'purifier written by train-purifier', SHIPPED_PURIFIER)
+    .option('--first <i>', 'first test index', nonNegativeInt, 0)
+    .option('--n <n>', 'test points', positiveInt, 200)
+    .option('--eps <eps>', 'Linf radius (pixels in [0, 1])', epsilon, 0.1)
+    .option(
+      '--protocol <p>',
+      "'strict': R draws per point, worst-of-R headline, diagnostics; 'reference': one draw, as the original scripts",
+      choice(['reference', 'strict'] as const),
+      'strict',
+    )
+    .option('--final-evals <R>', 'draws per point in the final evaluation (strict)', positiveInt, 10)
+    .option('--samples <N>', 'CARSO latent samples per input', nonNegativeInt, 8)
+    .option('--aggregation <a>', `CARSO aggregation (${AGGREGATIONS.join(', ')})`, choice(AGGREGATIONS), 'peel')
+    .option('--batch-size <b>', 'points per attack call', positiveInt, 50)
+    .option('--pgd-eot-n <m>', 'run PGD-EOT (4000 passes per point) on the first m points only', positiveInt)
+    .option('--eot-n <k>', 'points of the EOT-convergence subset (strict; 0 skips)', nonNegativeInt, 16)
+    .option('--skip <stages>', `comma-separated stages to skip (${STAGES.join(', ')})`, (v) => v.split(','), [])
+    .option('--seed <n>', 'seed', nonNegativeInt, 0)
+    .option('--threads <n>', 'libtorch intra-op threads', positiveInt)
+    .requiredOption('--out <dir>', 'output folder (eval.json, grid.json, resumable state)')
+    .action((f: Flags) => {
+      const bad = f.skip.filter((s) => !STAGES.includes(s));
+      if (bad.length > 0) throw new Error(`unknown stage(s) ${bad.join(', ')} (valid: ${STAGES.join(', ')})`);
+      for (const p of [f.classifierWeights, f.purifier]) if (!existsSync(p)) throw new Error(`${p} does not exist`);
+      if (f.threads !== undefined) setNumThreads(f.threads);
+      const ds = loadDataset(f.dataset, { root: f.dataDir, split: 'test' });
+      if (f.first + f.n > ds.length) throw new Error(`--first ${f.first} --n ${f.n}: the test set has ${ds.length} points`);
+      const classifier = createModel(f.classifier, { dataset: f.dataset });
+      loadModule(f.classifierWeights, classifier);
+      const carso = Carso.load(classifier, f.purifier, { samples: f.samples, aggregation: f.aggregation });
+      const b = makeBatch(ds, range(f.first, f.n));
+      try {
+        const r = evaluateCarso(classifier, carso, b.x, b.y, {
+          eps: f.eps,
+          seed: f.seed,
+          protocol: f.protocol,
+          finalEvals: f.finalEvals,
+          batchSize: f.batchSize,
+          out: f.out,
+          dataset: f.dataset,
+          first: f.first,
+          pgdEotPoints: f.pgdEotN,
+          eotPoints: f.eotN,
+          skip: f.skip,
+          settings: { classifierWeights: f.classifierWeights, purifier: f.purifier },
+          versions: { node: process.version, libtorch: torchVersion() },
+          onStage: (name, resumed) => console.error(`== ${name}${resumed ? ' (done earlier: reloaded)' : ''}`),
+          onEvent: cascadeProgress(),
+          onWarning: (w) => console.error(`warning: ${w.message}`),
+        });
+        console.log(evalTable(r));
+        console.log(`wrote ${join(f.out, 'eval.json')}`);
+      } finally {
+        dispose([b.x, b.y]);
+        carso.dispose();
+        classifier.dispose();
+      }
+    });
+}

@@ -1,0 +1,192 @@
+// The report's sections, from the checked run files: what each table shows
+// and the sentence that says how to read it.
+import type { EvalResult, ImageGrid, Sweep } from '../result.js';
+import type { Block, ReportDocument, Section } from './document.js';
+import { countText, differenceText, durationText, epsText, fractionText } from './format.js';
+import { FILES, type Run } from './read.js';
+import type { SummaryRow } from './summary.js';
+
+export function buildDocument(run: Run, summary: SummaryRow[]): ReportDocument {
+  const e = run.eval;
+  return {
+    title: `Robustness report: ${e.dataset}, ${e.norm} eps ${epsText(e.eps)}`,
+    sections: [
+      settingsSection(run),
+      resultsSection(e, summary),
+      perAttackSection(e),
+      comparisonsSection(e),
+      diagnosticsSection(e),
+      eotSection(e),
+      run.sweep && sweepSection(run.sweep),
+      run.grid && gridSection(run.grid),
+    ].filter((s): s is Section => s !== null && s !== undefined),
+  };
+}
+
+function settingsSection({ eval: e, sweep, grid }: Run): Section {
+  const sources = [FILES.eval, sweep && FILES.sweep, grid && FILES.grid].filter((f) => typeof f === 'string');
+  const rows: [string, string][] = [
+    ['dataset', e.dataset],
+    ['points', `${e.n} (test-set indices ${e.first} to ${e.first + e.n - 1})`],
+    ['threat model', `${e.norm}, eps ${epsText(e.eps)}`],
+    ['protocol', e.protocol],
+    ['draws per point (final evaluation)', String(e.finalEvals)],
+    ['seed', String(e.seed)],
+    ...Object.entries(e.settings).map(([k, v]): [string, string] => [k, String(v)]),
+  ];
+  const timings: [string, string][] = [['evaluation', durationText(e.seconds)]];
+  if (sweep) timings.push([`sweep (${sweep.attack})`, durationText(sweep.seconds)]);
+  return {
+    id: 'settings',
+    title: 'Settings',
+    blocks: [
+      { kind: 'paragraph', text: `From ${sources.join(', ')}.` },
+      { kind: 'table', id: 'settings', header: ['Setting', 'Value'], rows },
+      { kind: 'table', id: 'versions', header: ['Component', 'Version'], rows: Object.entries(e.versions) },
+      { kind: 'table', id: 'timings', header: ['Part', 'Time'], rows: timings },
+    ],
+  };
+}
+
+function resultsSection(e: EvalResult, summary: SummaryRow[]): Section {
+  const stochastic = summary.some((r) => r.stochastic !== null);
+  const reported =
+    e.protocol === 'strict'
+      ? 'For a stochastic model it is worst-of-R: a point counts only when it is classified correctly in all R draws.'
+      : 'For a stochastic model it is the single draw (reference protocol).';
+  const header = ['Model', 'Attack', 'eps', 'Accuracy', ...(stochastic ? ['R', 'Single draw', 'Mean over R', 'Worst of R'] : [])];
+  const rows = summary.map((r) => {
+    const s = r.stochastic;
+    const extra = s ? [String(s.draws), s.single.text, s.meanOverR.text, s.worstOfR.text] : ['—', '—', '—', '—'];
+    return [r.model, r.attack, epsText(r.eps), r.accuracy.text, ...(stochastic ? extra : []), durationText(r.seconds)];
+  });
+  const text = `Accuracy is the number of points classified correctly, with its 95% Wilson interval. ${stochastic ? reported : ''}`;
+  return {
+    id: 'results',
+    title: 'Results',
+    blocks: [
+      { kind: 'paragraph', text: text.trim() },
+      { kind: 'table', id: 'main', header: [...header, 'Time'], rows },
+      { kind: 'figure', key: 'bars' },
+    ],
+  };
+}
+
+function perAttackSection(e: EvalResult): Section | null {
+  const cascades = e.entries.flatMap((x, i) => (x.perAttack && x.perAttack.length > 0 ? [{ x, i, rows: x.perAttack }] : []));
+  if (cascades.length === 0) return null;
+  const blocks: Block[] = [
+    {
+      kind: 'paragraph',
+      text: 'Points still robust after each attack of a cascade (cumulative: a point broken by any attack so far is counted as broken).',
+    },
+  ];
+  for (const { x, i, rows } of cascades)
+    blocks.push(
+      { kind: 'heading', text: `${x.model} under ${x.attack} (eps ${epsText(x.eps)})` },
+      {
+        kind: 'table',
+        id: `per-attack-${i}`,
+        header: ['Attack', 'Robust after it', 'Time', 'Queries'],
+        rows: rows.map((a) => [a.name, fractionText(a.robust, a.total), durationText(a.seconds), String(a.queries)]),
+      },
+    );
+  return { id: 'per-attack', title: 'Per attack', blocks };
+}
+
+function comparisonsSection(e: EvalResult): Section | null {
+  if (e.comparisons.length === 0) return null;
+  return {
+    id: 'comparisons',
+    title: 'Comparisons',
+    blocks: [
+      {
+        kind: 'paragraph',
+        text: "Paired on the same points: accuracy of A minus accuracy of B, with the 95% interval of Newcombe's method 10 from the discordant pairs.",
+      },
+      {
+        kind: 'table',
+        id: 'comparisons',
+        header: ['A', 'B', 'A − B', 'Only A correct', 'Only B correct', 'Points'],
+        rows: e.comparisons.map((c) => [c.a, c.b, differenceText(c), String(c.aOnly), String(c.bOnly), String(c.total)]),
+      },
+    ],
+  };
+}
+
+function diagnosticsSection(e: EvalResult): Section {
+  const fired = e.diagnostics.filter((d) => d.fired);
+  const quiet = e.diagnostics.filter((d) => !d.fired);
+  const blocks: Block[] = [
+    ...fired.map((d): Block => ({ kind: 'warning', text: `${d.check}: ${d.message}` })),
+    ...e.warnings.map((w): Block => ({ kind: 'warning', text: `AutoAttack check ${w.check}: ${w.message}` })),
+  ];
+  if (blocks.length === 0) blocks.push({ kind: 'paragraph', text: 'No diagnostic fired.' });
+  if (quiet.length > 0)
+    blocks.push(
+      { kind: 'paragraph', text: 'Checks that did not fire:' },
+      { kind: 'list', items: quiet.map((d) => `${d.check}: ${d.message}`) },
+    );
+  return { id: 'diagnostics', title: 'Diagnostics', blocks };
+}
+
+function eotSection(e: EvalResult): Section | null {
+  const c = e.eotConvergence;
+  if (!c) return null;
+  const text = `Robust accuracy against the number of EOT samples per gradient step, on a subset of ${c.n} points: where it stops falling, more samples would not find more adversarial examples.`;
+  return {
+    id: 'eot',
+    title: 'EOT convergence',
+    blocks: [
+      { kind: 'paragraph', text },
+      {
+        kind: 'table',
+        id: 'eot',
+        header: ['EOT samples', 'Robust accuracy'],
+        rows: c.eot.map((k, i) => [String(k), countText(c.accuracy[i]!)]),
+      },
+    ],
+  };
+}
+
+function sweepSection(s: Sweep): Section {
+  const text =
+    `Robust accuracy versus eps under ${s.attack} alone, on ${s.n} points (${durationText(s.seconds)}). ` +
+    'This attack is cheaper than the full evaluation above, so its numbers tend to overstate robustness: ' +
+    'read the curves for the trend and the results table for the reported numbers.';
+  return {
+    id: 'sweep',
+    title: `Accuracy versus eps (${s.attack})`,
+    blocks: [
+      { kind: 'paragraph', text },
+      { kind: 'figure', key: 'curves' },
+      {
+        kind: 'table',
+        id: 'sweep',
+        header: ['eps', ...s.curves.map((c) => c.model)],
+        rows: s.eps.map((eps, i) => [epsText(eps), ...s.curves.map((c) => countText(c.accuracy[i]!))]),
+      },
+    ],
+  };
+}
+
+function gridSection(g: ImageGrid): Section {
+  const name = (k: number): string => g.classNames[k]!;
+  const text = `${g.points.length} test points at eps ${epsText(g.eps)}: the clean image, the adversarial example found against CARSO end to end, and CARSO's reconstructions of it, with the true and predicted labels.`;
+  const rows = g.points.map((p) => [
+    String(p.index),
+    name(p.label),
+    name(p.predictedClean),
+    name(p.predictedAdversarialClassifier),
+    name(p.predictedAdversarialCarso),
+  ]);
+  const header = ['Point', 'True', 'Clean: predicted', 'Adversarial: classifier', 'Adversarial: CARSO'];
+  return {
+    id: 'grid',
+    title: 'Image grid',
+    blocks: [
+      { kind: 'paragraph', text },
+      { kind: 'figure', key: 'grid', fallback: { kind: 'table', id: 'grid-labels', header, rows } },
+    ],
+  };
+}
