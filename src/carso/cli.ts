@@ -71,7 +71,7 @@ export function registerTrainPurifier(program: Command): void {
     )
     .requiredOption('--classifier-weights <file>', 'the frozen classifier (safetensors, e.g. <train out>/model.safetensors)')
     .option('--taps <names>', "comma-separated module names to tap (default: the classifier's CARSO taps)", names)
-    .option('--epochs <n>', 'epochs (default per dataset: 200 CIFAR, 250 Tiny, 24 greyscale)', positiveInt)
+    .option('--epochs <n>', 'epochs (default per dataset: 200 CIFAR, 250 Tiny, 16 greyscale)', positiveInt)
     .option('--batch-size <n>', 'batch size; the lr scales with it (default 640 CIFAR, 128 Tiny, 256 greyscale)', positiveInt)
     .option(
       '--perturbed-fraction <f>',

@@ -33,8 +33,8 @@ const NOMINAL = { weak: 4 / 255, strong: 8 / 255 };
  * attacks they must survive move the representation further than attacks on the
  * classifier alone; no rescaling (the quirk itself belongs to the RGB launchers;
  * the v1-era MNIST code used 0.15 / 0.3). PGD 10 steps of 0.025 (2.5 eps_weak / 10,
- * instead of 40 of 0.01) and 24 epochs of batch 256: the 90-minute CPU budget
- * (~100 s per epoch on one core); the schedule's phases scale with the epochs.
+ * instead of 40 of 0.01) and 16 epochs of batch 256: the CPU budget
+ * (100-130 s per epoch on one core); the schedule's phases scale with the epochs.
  */
 export function purifierDefaults(dataset: string): Omit<PurifierTrainConfig, 'seed'> {
   const common = { dataset, pgdSteps: 40, pgdStepSize: 0.01 };

@@ -56,7 +56,7 @@ test('released training eps: nominal 4/255, 8/255 divided by the mean channel st
   assert.deepEqual(pick('cifar10'), [0.5, 200, 640, 40, 0.01]);
   assert.deepEqual(pick('cifar100'), [0.15, 200, 640, 40, 0.01]);
   assert.deepEqual(pick('tiny-imagenet'), [0.01, 250, 128, 40, 0.01]);
-  assert.deepEqual(pick('fashion-mnist'), [0.5, 24, 256, 10, 0.025]);
+  assert.deepEqual(pick('fashion-mnist'), [0.5, 16, 256, 10, 0.025]);
   assert.deepEqual([purifierDefaults('fashion-mnist').epsWeak, purifierDefaults('fashion-mnist').epsStrong], [0.1, 0.2]);
   assert.deepEqual(purifierConfigErrors({ ...purifierDefaults('mnist'), seed: 0, perturbedFraction: 2, epsWeak: 0 }).length, 2);
 });

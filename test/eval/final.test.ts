@@ -83,7 +83,10 @@ test('paired difference: hand-worked Newcombe method 10 and the degenerate cases
       [g, false, true],
       [h, false, false],
     ] as const)
-      for (let i = 0; i < k; i++) (a.push(ai), b.push(bi));
+      for (let i = 0; i < k; i++) {
+        a.push(ai);
+        b.push(bi);
+      }
     return [a, b];
   };
   // e 8, f 3, g 1, h 0 (n 12): p1 11/12, p2 9/12; Wilson(11, 12) = [0.64611, 0.98513],
