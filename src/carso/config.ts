@@ -64,7 +64,7 @@ export function purifierDefaults(dataset: string): Omit<PurifierTrainConfig, 'se
         pgdSteps: 10,
         pgdStepSize: 0.025,
         perturbedFraction: 0.5,
-        epochs: 24,
+        epochs: 16,
         batchSize: 256,
         epsWeak: 0.1,
         epsStrong: 0.2,
