@@ -15,7 +15,8 @@ endif
 NODE_INC ?= /usr/include/node
 ADDON := build/Release/carso.node
 CXXFLAGS := -std=c++17 -O2 -fPIC -Wall -Wno-unused-parameter -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS
-DEB_PACKAGES := libtorch-dev libopenblas0-pthread dataset-fashion-mnist python3-torch
+# chromium: the headless browser of the report test (test/eval/report.browser.test.ts)
+DEB_PACKAGES := libtorch-dev libopenblas0-pthread dataset-fashion-mnist python3-torch chromium
 
 .PHONY: all setup deps build addon ts test demo bench lint format clean
 
@@ -26,7 +27,8 @@ setup: deps build
 
 deps: .stamp-apt node_modules/.package-lock.json
 
-.stamp-apt:
+# Re-checked when the package list changes (ensure-apt.sh does nothing when all are installed).
+.stamp-apt: Makefile scripts/ensure-apt.sh
 	@bash scripts/ensure-apt.sh $(DEB_PACKAGES)
 	@touch $@
 
@@ -63,6 +65,7 @@ bench: build
 	node --import tsx bench/engine.ts
 	node --import tsx bench/train.ts
 	node --import tsx bench/memory.ts
+	node --import tsx bench/carso.ts
 
 lint: deps
 	npx eslint src test bench

@@ -1,5 +1,6 @@
-// The report's sections, from the checked run files: what each table shows
-// and the sentence that says how to read it.
+// The report's sections from eval.json, and the whole document (the optional
+// files' sections are in extra-sections.ts): what each table shows and the
+// sentence that says how to read it.
 import type { EvalResult } from '../result.js';
 import type { Block, ReportDocument, Section } from './document.js';
 import { countText, differenceText, durationText, epsText, fractionText } from './format.js';
