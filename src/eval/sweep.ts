@@ -54,7 +54,13 @@ export function runSweep(models: readonly SweepModel[], x: Tensor, y: Tensor, o:
           return countWithInterval(saved.robust, n);
         }
       }
-      const r = runAttacks(m.model, x, y, specs, { norm: 'Linf', eps, seed: o.seed, batchSize: o.batchSize, onWarning: () => {} });
+      const r = runAttacks(m.model, x, y, specs, {
+        norm: 'Linf',
+        eps,
+        seed: o.seed,
+        batchSize: o.batchSize,
+        onWarning: () => {},
+      });
       let robust = r.robust.correct;
       if (draws > 1) {
         manualSeed(o.seed + 1);

@@ -1,39 +1,72 @@
-// `carso demo` (without its training step, on a handful of points): the
-// printed table and demo.json carry the same numbers.
+// `carso demo` on two test images: the printed table, eval.json and the
+// report agree; a demo interrupted with Ctrl-C (SIGINT) and rerun ends with the
+// same numbers as an uninterrupted one in another folder (same seed), and the
+// shipped weights are untouched.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FASHION_MNIST_ROOT } from '../../src/data/index.js';
+import type { EvalResult } from '../../src/eval/result.js';
 
 const haveData = existsSync(join(FASHION_MNIST_ROOT, 't10k-images-idx3-ubyte.gz'));
+const SHIPPED = ['models/fmnist-cnn-pgd-at/model.safetensors', 'models/fmnist-carso/purifier.safetensors'];
+const ARGS = ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--n', '2', '--sweep-n', '2', '--threads', '1', '--out'];
+const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+/** The numbers of a run folder, without timings. */
+function numbers(dir: string): unknown {
+  const e = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')) as EvalResult;
+  const s = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8')) as { curves: unknown };
+  return {
+    entries: e.entries.map((x) => [x.model, x.attack, x.accuracy, x.stochastic]),
+    diagnostics: e.diagnostics,
+    sweep: s.curves,
+  };
+}
 
 test(
-  'carso demo --no-train: AutoAttack table on stdout equals demo.json',
-  { skip: !haveData && 'Fashion-MNIST not installed', timeout: 600_000 },
-  () => {
-    const out = mkdtempSync(join(tmpdir(), 'carso-demo-'));
-    const r = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--no-train', '--n', '4', '--threads', '1', '--out', out],
-      {
-        encoding: 'utf8',
-      },
-    );
+  'carso demo: table = eval.json = report; Ctrl-C + rerun = uninterrupted; shipped weights untouched',
+  { skip: !haveData && 'Fashion-MNIST not installed', timeout: 900_000 },
+  async () => {
+    const before = SHIPPED.map(sha);
+    const whole = mkdtempSync(join(tmpdir(), 'carso-demo-'));
+    const r = spawnSync(process.execPath, [...ARGS, whole], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    const demo = JSON.parse(readFileSync(join(out, 'demo.json'), 'utf8')) as {
-      rows: { model: string; autoattack: { correct: number; total: number } }[];
-    };
-    assert.deepEqual(
-      demo.rows.map((row) => row.model),
-      ['fmnist-cnn-pgd-at', 'fmnist-cnn-standard'],
-    );
-    for (const row of demo.rows) {
-      const line = r.stdout.split('\n').find((l) => l.startsWith(`| ${row.model} |`));
-      assert.ok(line, `table row for ${row.model}`);
-      assert.ok(line.includes(`(${row.autoattack.correct}/${row.autoattack.total})`), `${row.model}: ${line}`);
+    const ev = JSON.parse(readFileSync(join(whole, 'eval.json'), 'utf8')) as EvalResult;
+    for (const e of ev.entries) {
+      const line = r.stdout.split('\n').find((l) => l.startsWith(e.model.padEnd(11) + e.attack.padEnd(30)));
+      assert.ok(line?.includes(`${e.accuracy.correct}/${e.accuracy.total}`), `${e.model} ${e.attack}: ${line}`);
     }
+    const md = readFileSync(join(whole, 'report.md'), 'utf8');
+    for (const e of ev.entries) assert.ok(md.includes(`${e.accuracy.correct}/${e.accuracy.total}`), e.attack);
+    assert.ok(r.stdout.includes(join(whole, 'report.html')));
+
+    // interrupt once the first stages are saved, then rerun in the same folder
+    const cut = mkdtempSync(join(tmpdir(), 'carso-demo-cut-'));
+    const child = spawn(process.execPath, [...ARGS, cut], { stdio: 'ignore' });
+    await new Promise<void>((resolve, reject) => {
+      const poll = setInterval(() => {
+        const stages = existsSync(join(cut, 'stages')) ? readdirSync(join(cut, 'stages')) : [];
+        if (stages.includes('carso-clean.json')) {
+          clearInterval(poll);
+          child.kill('SIGINT');
+        }
+      }, 50);
+      child.on('exit', () => {
+        clearInterval(poll);
+        resolve();
+      });
+      child.on('error', reject);
+    });
+    assert.ok(!existsSync(join(cut, 'eval.json')), 'the demo was interrupted before it finished');
+    const again = spawnSync(process.execPath, [...ARGS, cut], { encoding: 'utf8' });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /done earlier: reloaded/);
+    assert.deepEqual(numbers(cut), numbers(whole));
+    assert.deepEqual(SHIPPED.map(sha), before);
   },
 );
