@@ -145,5 +145,36 @@ export function trainPurifier(
   }
   opt.dispose();
   carso.eval();
+  if (finished) writePurifierCard(o.out, c, carso.tapNames, metrics);
   return { metrics, finished };
+}
+
+/** The command line that reproduces a purifier training run (every recipe value spelled out). */
+export function purifierCommand(c: PurifierTrainConfig, classifierWeights: string, out: string): string {
+  return [
+    `carso train-purifier --dataset ${c.dataset} --classifier-weights ${classifierWeights}`,
+    `--epochs ${c.epochs} --batch-size ${c.batchSize} --perturbed-fraction ${c.perturbedFraction}`,
+    `--eps-weak ${c.epsWeak} --eps-strong ${c.epsStrong} --pgd-steps ${c.pgdSteps} --pgd-step ${c.pgdStepSize}`,
+    `--seed ${c.seed} --threads 1 --out ${out}`,
+  ].join(' ');
+}
+
+/** <out>/card.json: the recipe, taps, training time and last epoch (evaluations are added by whoever runs them). */
+export function writePurifierCard(
+  out: string,
+  c: PurifierTrainConfig,
+  taps: readonly string[],
+  metrics: readonly PurifierEpochMetrics[],
+  extra: Record<string, unknown> = {},
+): void {
+  const card = {
+    kind: 'carso-purifier',
+    dataset: c.dataset,
+    taps,
+    recipe: c,
+    trainingSeconds: metrics.reduce((a, m) => a + m.seconds, 0),
+    lastEpoch: metrics[metrics.length - 1] ?? null,
+    ...extra,
+  };
+  writeFileAtomic(join(out, 'card.json'), JSON.stringify(card, null, 2) + '\n');
 }

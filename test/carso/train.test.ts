@@ -156,6 +156,12 @@ test('a short run lowers the reconstruction loss; stop + resume gives the same w
     [0, 0, 1, 1, 1],
   ); // E 5: lag ceil(0.625) = 1, warm-up ceil(0.21) = 1
   assert.equal(whole[0]!.lr, 5e-9); // the schedule starts at the init lr
+  const card = JSON.parse(readFileSync(join(dir, 'whole', 'card.json'), 'utf8')) as {
+    recipe: { epochs: number };
+    trainingSeconds: number;
+  };
+  assert.equal(card.recipe.epochs, 5);
+  assert.ok(Math.abs(card.trainingSeconds - whole.reduce((a, m) => a + m.seconds, 0)) < 1e-9);
   const lines = readFileSync(join(dir, 'whole', 'metrics.jsonl'), 'utf8')
     .trim()
     .split('\n');
