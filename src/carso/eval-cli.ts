@@ -132,6 +132,7 @@ export function registerEval(program: Command): void {
           out: f.out,
           dataset: f.dataset,
           first: f.first,
+          classNames: ds.classes,
           pgdEotPoints: f.pgdEotN,
           eotPoints: f.eotN,
           skip: f.skip,

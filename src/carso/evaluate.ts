@@ -65,6 +65,8 @@ export interface CarsoEvalOptions {
   pgdEotPoints?: number;
   /** Points of the EOT-convergence subset (default 16; 0 skips it). */
   eotPoints?: number;
+  /** Class names for grid.json (default: the class indices). */
+  classNames?: readonly string[];
   /** Points shown in grid.json (default 6). */
   gridPoints?: number;
   /** Attack budgets (default: the reference's, EVAL_BUDGET); smaller ones for quick runs, recorded in eval.json. */
@@ -481,19 +483,6 @@ function zeroGradientRows(model: Model, x: Tensor, y: Tensor, bs: number): numbe
   return zero;
 }
 
-const FASHION_CLASSES = [
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-];
-
 /** grid.json: the first points, their AA-rand examples and CARSO's reconstructions of them. */
 function writeGrid(o: CarsoEvalOptions, carso: Carso, f: Model, x: Tensor, y: Tensor, adv: string): void {
   const k = Math.min(x.size(0), o.gridPoints ?? 6);
@@ -520,7 +509,7 @@ function writeGrid(o: CarsoEvalOptions, carso: Carso, f: Model, x: Tensor, y: Te
       const advFlat = flat(xa);
       return {
         format: 'carso-grid/1' as const,
-        classNames: g.channels === 1 && o.dataset.includes('fashion') ? FASHION_CLASSES : [...Array(10).keys()].map(String),
+        classNames: o.classNames ? [...o.classNames] : [...Array(f.forward(xs).size(1)).keys()].map(String),
         channels: g.channels,
         size: g.size,
         eps: o.eps,

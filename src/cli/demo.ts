@@ -85,6 +85,7 @@ export function registerDemo(program: Command): void {
           out: o.out,
           dataset: 'fashion-mnist',
           first: 0,
+          classNames: ds.classes,
           eotPoints: 0,
           gridPoints: 6,
           skip: ['carso-pgd-eot', 'carso-square'],
