@@ -43,7 +43,9 @@ addon: $(ADDON)
 $(ADDON): native/carso.cc node_modules/.package-lock.json
 	@mkdir -p $(dir $@)
 	g++ $(CXXFLAGS) -I$(NODE_INC) -Inode_modules/node-addon-api $(TORCH_INC) \
-	  -shared -o $@ native/carso.cc $(TORCH_LIB) -ltorch -ltorch_cpu -lc10
+	  -shared -o $@.tmp native/carso.cc $(TORCH_LIB) -ltorch -ltorch_cpu -lc10
+	@# a new file renamed over the old: a running process keeps its mapped copy intact
+	mv -f $@.tmp $@
 
 ts: dist/.stamp
 

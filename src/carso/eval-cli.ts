@@ -4,7 +4,8 @@
 // with `registerEval(program)`.
 //
 //     carso eval --n 200 --out runs/carso-eval          # the shipped Fashion-MNIST models
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -59,6 +60,7 @@ interface Flags {
   out: string;
 }
 
+export const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 const pct = (k: number, n: number): string => `${((100 * k) / Math.max(1, n)).toFixed(1)}%`;
 
 /** The evaluation as a plain-text table (one line per entry, then the fired diagnostics). */
@@ -137,6 +139,7 @@ export function registerEval(program: Command): void {
           eotPoints: f.eotN,
           skip: f.skip,
           settings: { classifierWeights: f.classifierWeights, purifier: f.purifier },
+          weights: { classifier: sha256(f.classifierWeights), purifier: sha256(f.purifier) },
           versions: { node: process.version, libtorch: torchVersion() },
           onStage: (name, resumed) => console.error(`== ${name}${resumed ? ' (done earlier: reloaded)' : ''}`),
           onEvent: cascadeProgress(),

@@ -71,6 +71,8 @@ export interface CarsoEvalOptions {
   gridPoints?: number;
   /** Attack budgets (default: the reference's, EVAL_BUDGET); smaller ones for quick runs, recorded in eval.json. */
   budget?: Partial<EvalBudget>;
+  /** Identities of the weights (e.g. SHA-256 of the files): stages are reused only with the same ones. */
+  weights?: { classifier: string; purifier: string };
   /** Skip stages by name (e.g. 'carso-pgd-eot' for a quick run). */
   skip?: readonly string[];
   onStage?: (name: string, resumed: boolean) => void;
@@ -136,9 +138,12 @@ export function evaluateCarso(classifier: Module, carso: Carso, x: Tensor, y: Te
     samples: carso.samples,
     aggregation: carso.aggregation,
     budget: B,
-    extra: o.settings ?? {},
   };
-  const fp = fingerprint(settingsFp, x, y);
+  // NOTE: a stage's results are reused only with the same weights: classifier stages
+  // depend on the classifier's, CARSO stages on both (o.weights: e.g. file hashes).
+  const fpClassifier = fingerprint({ ...settingsFp, weights: o.weights?.classifier ?? '' }, x, y);
+  const fpCarso = fingerprint({ ...settingsFp, weights: o.weights ?? {} }, x, y);
+  const fpOf = (name: string): string => (name.startsWith('classifier') ? fpClassifier : fpCarso);
   mkdirSync(join(o.out, 'stages'), { recursive: true });
   mkdirSync(join(o.out, 'state'), { recursive: true });
   const warnings: CheckWarning[] = [];
@@ -155,7 +160,7 @@ export function evaluateCarso(classifier: Module, carso: Carso, x: Tensor, y: Te
     if (existsSync(file)) {
       try {
         const saved = JSON.parse(readFileSync(file, 'utf8')) as { fingerprint: string; result: T; warnings: CheckWarning[] };
-        if (saved.fingerprint === fp) {
+        if (saved.fingerprint === fpOf(name)) {
           o.onStage?.(name, true);
           saved.warnings.forEach(onWarning);
           return saved.result;
@@ -168,14 +173,15 @@ export function evaluateCarso(classifier: Module, carso: Carso, x: Tensor, y: Te
     manualSeed(stageSeed(o.seed, name));
     const before = warnings.length;
     const result = run();
-    writeFileAtomic(file, JSON.stringify({ fingerprint: fp, result, warnings: warnings.slice(before) }));
+    writeFileAtomic(file, JSON.stringify({ fingerprint: fpOf(name), result, warnings: warnings.slice(before) }));
     return result;
   };
-  const statePath = (name: string): string => join(o.out, 'state', `${name}.safetensors`);
+  // the fingerprint in the name: a cascade state is only resumed with the same weights
+  const statePath = (name: string): string => join(o.out, 'state', `${name}-${fpOf(name).slice(0, 16)}.safetensors`);
   const advPath = (name: string): string => join(o.out, `adv-${name}.safetensors`);
   const cascade = (name: string, run: (sp: string) => AutoAttackResult): AutoAttackResult => {
     const r = run(statePath(name));
-    writeSafetensors(advPath(name), new Map([['x_adv', r.xAdv]]), { fingerprint: fp });
+    writeSafetensors(advPath(name), new Map([['x_adv', r.xAdv]]), { fingerprint: fpOf(name) });
     return r;
   };
   /** R fresh draws of CARSO on xs: the three numbers; `notBroken` = the attack's own verdict (robust points). */

@@ -20,7 +20,7 @@ import { loadModule } from '../io/index.js';
 import { createModel } from '../models/index.js';
 import { dispose, setNumThreads, torchVersion } from '../tensor/index.js';
 import { Carso } from '../carso/carso.js';
-import { SHIPPED_CLASSIFIER, SHIPPED_PURIFIER, evalTable } from '../carso/eval-cli.js';
+import { SHIPPED_CLASSIFIER, SHIPPED_PURIFIER, evalTable, sha256 } from '../carso/eval-cli.js';
 import { evaluateCarso } from '../carso/evaluate.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { Progress } from '../util/progress.js';
@@ -90,6 +90,7 @@ export function registerDemo(program: Command): void {
           gridPoints: 6,
           skip: ['carso-pgd-eot', 'carso-square'],
           settings: { classifierWeights: weights.classifier, purifier: weights.purifier, demo: true },
+          weights: { classifier: sha256(weights.classifier), purifier: sha256(weights.purifier) },
           versions: { node: process.version, libtorch: torchVersion() },
           onStage: (name, resumed) => console.error(`-- ${name}${resumed ? ' (done earlier: reloaded)' : ''}`),
           onEvent: cascadeProgress(),

@@ -127,3 +127,17 @@ test('reference protocol: one draw, no diagnostics or comparisons', () => {
   for (const e of r.entries.filter((e) => e.stochastic)) assert.deepEqual(e.accuracy, e.stochastic!.single);
   assert.ok(!r.entries.some((e) => e.attack === 'pgd-eot'));
 });
+
+test('stages are reused only with the same weights: a new purifier reruns the CARSO stages, not the classifier ones', () => {
+  const out = join(dir, 'weights');
+  const skip = ['carso-pgd-eot', 'carso-high-eps'];
+  run(out, { protocol: 'reference', skip, weights: { classifier: 'c1', purifier: 'p1' } });
+  const reloaded: string[] = [];
+  run(out, {
+    protocol: 'reference',
+    skip,
+    weights: { classifier: 'c1', purifier: 'p2' },
+    onStage: (n, r) => r && reloaded.push(n),
+  });
+  assert.deepEqual(reloaded, ['classifier-clean', 'classifier-aa']);
+});
