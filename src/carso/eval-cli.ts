@@ -5,13 +5,15 @@
 //
 //     carso eval --n 200 --out runs/carso-eval          # the shipped Fashion-MNIST models
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { DATASET_NAMES, loadDataset, makeBatch, type DatasetName } from '../data/index.js';
 import { range } from '../eval/accuracy.js';
+import { mergeEvals } from '../eval/merge.js';
 import type { EvalResult } from '../eval/result.js';
+import { writeFileAtomic } from '../util/fs.js';
 import { loadModule } from '../io/index.js';
 import { createModel, modelNames } from '../models/index.js';
 import { dispose, setNumThreads, torchVersion } from '../tensor/index.js';
@@ -80,6 +82,29 @@ export function evalTable(r: EvalResult): string {
     );
   for (const d of r.diagnostics) lines.push(`${d.fired ? 'WARNING' : 'ok'} ${d.check}: ${d.message}`);
   return lines.join('\n');
+}
+
+/** `carso merge`: one evaluation from shards run separately (`carso eval --first ... --n ...`). */
+export function registerMerge(program: Command): void {
+  program
+    .command('merge')
+    .description('merge carso eval folders of consecutive test points into one eval.json (then `carso report` it)')
+    .argument('<dirs...>', 'eval output folders, each with an eval.json')
+    .requiredOption('--out <dir>', 'folder for the merged eval.json (and the first shard grid.json)')
+    .action((dirs: string[], f: { out: string }) => {
+      const shards = dirs.map((d) => {
+        const file = join(d, 'eval.json');
+        if (!existsSync(file)) throw new Error(`${file} does not exist`);
+        return JSON.parse(readFileSync(file, 'utf8')) as EvalResult;
+      });
+      const merged = mergeEvals(shards);
+      mkdirSync(f.out, { recursive: true });
+      writeFileAtomic(join(f.out, 'eval.json'), JSON.stringify(merged, null, 2) + '\n');
+      const first = dirs[shards.indexOf(shards.reduce((a, b) => (b.first < a.first ? b : a)))] as string;
+      if (existsSync(join(first, 'grid.json'))) copyFileSync(join(first, 'grid.json'), join(f.out, 'grid.json'));
+      console.log(evalTable(merged));
+      console.log(`wrote ${join(f.out, 'eval.json')}`);
+    });
 }
 
 export function registerEval(program: Command): void {

@@ -208,6 +208,7 @@ export function evaluateCarso(classifier: Module, carso: Carso, x: Tensor, y: Te
       model,
       attack,
       eps,
+      points: flags,
       accuracy: countWithInterval(flags.filter(Boolean).length, flags.length),
       seconds,
       ...extra,

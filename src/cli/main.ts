@@ -8,7 +8,7 @@ import { registerDemo } from './demo.js';
 import { registerReport } from './report.js';
 import { registerTrain } from './train.js';
 import { registerTrainPurifier } from '../carso/cli.js';
-import { registerEval } from '../carso/eval-cli.js';
+import { registerEval, registerMerge } from '../carso/eval-cli.js';
 
 const program = new Command();
 program
@@ -35,6 +35,7 @@ registerAttack(program);
 registerTrainPurifier(program);
 registerReport(program);
 registerEval(program);
+registerMerge(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`carso: ${err instanceof Error ? err.message : String(err)}`);

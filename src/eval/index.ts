@@ -26,3 +26,4 @@ export * as diagnostics from './diagnostics.js';
 export { runSweep, type SweepModel, type SweepOptions } from './sweep.js';
 export { writeReport, type ReportPaths } from './report.js';
 export type * from './result.js';
+export { mergeEvals } from './merge.js';

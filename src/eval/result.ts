@@ -38,6 +38,8 @@ export interface EvalEntry {
   eps: number;
   /** The number reported: worst-of-R for stochastic models under the strict protocol, else the single draw. */
   accuracy: CountWithInterval;
+  /** Per point (in order): counted correct by `accuracy` (for paired comparisons and merging shards). */
+  points?: boolean[];
   /** Stochastic models: the three final-evaluation numbers. */
   stochastic?: StochasticAccuracy;
   perAttack?: AttackRow[];

@@ -29,6 +29,7 @@ const entry = object<EvalEntry>({
   attack: string,
   eps: number,
   accuracy: count,
+  points: optional(array(boolean)),
   stochastic: optional(object({ draws: integer, single: count, meanOverR: object({ accuracy: number }), worstOfR: count })),
   perAttack: optional(array(attackRow)),
   seconds: number,
