@@ -5,7 +5,9 @@
 //
 // As fra31 APGD, the per-example loss and the logits returned (used for the
 // attacks' accuracy / best-loss bookkeeping) are those of the LAST sample.
-// With a deterministic model and n = 1 this is one plain forward/backward.
+// With a deterministic model and n = 1 this is one plain forward/backward. A
+// model with forwardDraws (CARSO) gets its n draws in as few batched calls as
+// its drawsPerCall allows: same expectation, other random numbers.
 // NOTE: foolbox's EoT wrapper averages logits instead; we follow fra31.
 import { Tensor, enableGrad, grad, tidy, where, zerosLike } from '../tensor/index.js';
 import type { LossFn } from './losses.js';
@@ -34,20 +36,30 @@ export function lossAndGrad(model: Model, x: Tensor, y: Tensor, lossFn: LossFn, 
   if (!Number.isInteger(eotIter) || eotIter < 1) throw new Error(`lossAndGrad: eotIter must be an integer >= 1 (got ${eotIter})`);
   const B = x.size(0);
   const nonFinite = new Array<boolean>(B).fill(false);
+  const batched = eotIter > 1 && model.forwardDraws !== undefined;
   const out = tidy(() => {
     let sum: Tensor | null = null;
     let last: { loss: Tensor; logits: Tensor } | null = null;
-    for (let s = 0; s < eotIter; s++) {
+    for (let done = 0; done < eotIter;) {
+      const k = batched ? Math.max(1, Math.min(eotIter - done, model.drawsPerCall?.(B) ?? eotIter)) : 1;
       const r = enableGrad(() => {
         const xr = x.detach().requiresGrad_();
-        const logits = model.forward(xr);
-        const loss = lossFn(logits, y);
+        if (!batched) {
+          const logits = model.forward(xr);
+          const loss = lossFn(logits, y);
+          const [g] = grad(loss.sum(), [xr], { allowUnused: true });
+          return { g: g ?? zerosLike(x), loss: loss.detach(), logits: logits.detach() };
+        }
+        // k draws in one call: the loss of every draw summed, so the gradient is their sum
+        const logits = (model.forwardDraws as (x: Tensor, d: number) => Tensor)(xr, k); // [k, B, K]
+        const loss = lossFn(logits.reshape(k * B, -1), y.repeat(k)); // draw-major [k B]
         const [g] = grad(loss.sum(), [xr], { allowUnused: true });
-        return { g: g ?? zerosLike(x), loss: loss.detach(), logits: logits.detach() };
+        return { g: g ?? zerosLike(x), loss: loss.detach().narrow(0, (k - 1) * B, B), logits: logits.detach().select(0, k - 1) };
       });
       flagNonFinite(r.g, r.loss, nonFinite);
       sum = sum === null ? r.g : sum.add(r.g);
       last = r;
+      done += k;
     }
     // NOTE: divide even when eotIter = 1 (fra31 `grad /= float(eot_iter)`: exact for 1).
     const mean = (sum as Tensor).div(eotIter);

@@ -10,6 +10,15 @@ export interface Model {
   forward(x: Tensor): Tensor;
   /** True when two calls on the same input may differ (randomised defences): attacks use EOT. */
   readonly stochastic: boolean;
+  /**
+   * Optional, stochastic models: `draws` independent forward passes in one
+   * batched call, logits [draws, B, K] (EOT then takes one call instead of
+   * `draws`; eot.ts). A model implements it when it can share work between
+   * draws (CARSO: the classifier's pass on x and the condition vector).
+   */
+  forwardDraws?(x: Tensor, draws: number): Tensor;
+  /** Most draws per forwardDraws call for a batch of `batch` inputs (memory), default all. */
+  drawsPerCall?(batch: number): number;
 }
 
 export type Norm = 'Linf' | 'L2' | 'L1';

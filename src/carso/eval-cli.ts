@@ -54,6 +54,7 @@ interface Flags {
   samples: number;
   aggregation: Aggregation;
   batchSize: number;
+  rowsPerCall?: number;
   pgdEotN?: number;
   eotN: number;
   skip: string[];
@@ -132,6 +133,7 @@ export function registerEval(program: Command): void {
     .option('--samples <N>', 'CARSO latent samples per input', nonNegativeInt, 8)
     .option('--aggregation <a>', `CARSO aggregation (${AGGREGATIONS.join(', ')})`, choice(AGGREGATIONS), 'peel')
     .option('--batch-size <b>', 'points per attack call', positiveInt, 50)
+    .option('--rows-per-call <r>', 'batch EOT draws up to r reconstructions per call (GPU; slower on CPU)', positiveInt)
     .option('--pgd-eot-n <m>', 'run PGD-EOT (4000 passes per point) on the first m points only', positiveInt)
     .option('--eot-n <k>', 'points of the EOT-convergence subset (strict; 0 skips)', nonNegativeInt, 16)
     .option('--skip <stages>', `comma-separated stages to skip (${STAGES.join(', ')})`, (v) => v.split(','), [])
@@ -147,7 +149,11 @@ export function registerEval(program: Command): void {
       if (f.first + f.n > ds.length) throw new Error(`--first ${f.first} --n ${f.n}: the test set has ${ds.length} points`);
       const classifier = createModel(f.classifier, { dataset: f.dataset });
       loadModule(f.classifierWeights, classifier);
-      const carso = Carso.load(classifier, f.purifier, { samples: f.samples, aggregation: f.aggregation });
+      const carso = Carso.load(classifier, f.purifier, {
+        samples: f.samples,
+        aggregation: f.aggregation,
+        rowsPerCall: f.rowsPerCall,
+      });
       const b = makeBatch(ds, range(f.first, f.n));
       try {
         const r = evaluateCarso(classifier, carso, b.x, b.y, {
