@@ -9,7 +9,7 @@ import { tinyCarso, TINY_CLASSES } from './tiny.js';
 import { checkTensor } from '../helpers.js';
 
 test('forwardDraws = forwardWithLatents per draw; batched EOT gradient = mean of per-draw gradients', () => {
-  const carso = tinyCarso(2, { samples: 3 }).eval();
+  const carso = tinyCarso(2, { samples: 3, rowsPerCall: 1000 }).eval(); // all 5 draws in one call
   manualSeed(11);
   const x = rand([4, 1, 12, 12]);
   const y = randint(0, TINY_CLASSES, [4]);
