@@ -85,7 +85,7 @@ export class Carso implements Model {
 
   /**
    * A CARSO whose purifier is read from a file written by savePurifier / train-purifier
-   * (geometry and tap names from its metadata; the file is read once).
+   * (geometry and tap names from its metadata; the file is read once), in eval mode.
    */
   static load(classifier: Module, path: string, o: Pick<CarsoOptions, 'samples' | 'aggregation' | 'rowsPerCall'> = {}): Carso {
     const content = readSafetensors(path);
@@ -104,7 +104,8 @@ export class Carso implements Model {
       throw err;
     }
     loadPurifier(path, carso.purifier, content);
-    return carso;
+    // a loaded purifier is for inference: BatchNorms on their running statistics
+    return carso.eval();
   }
 
   /** The tapped module names, in execution order. */
