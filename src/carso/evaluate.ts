@@ -182,7 +182,8 @@ export function evaluateCarso(classifier: Module, carso: Carso, x: Tensor, y: Te
     return result;
   };
   // the fingerprint in the name: a cascade state is only resumed with the same weights
-  const statePath = (name: string): string => join(o.out, 'state', `${name}-${fpOf(name).slice(0, 16)}.safetensors`);
+  const statePath = (name: string): string =>
+    join(o.out, 'state', `${name}-${createHash('sha256').update(fpOf(name)).digest('hex').slice(0, 16)}.safetensors`);
   const advPath = (name: string): string => join(o.out, `adv-${name}.safetensors`);
   const cascade = (name: string, run: (sp: string) => AutoAttackResult): AutoAttackResult => {
     const r = run(statePath(name));
