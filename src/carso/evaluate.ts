@@ -441,7 +441,7 @@ export function evaluateCarso(classifier: Module, carso: Carso, x: Tensor, y: Te
     seed: o.seed,
     protocol: o.protocol,
     finalEvals: R,
-    entries: staged.map((s) => s.entry),
+    entries: staged.map((s) => ({ ...s.entry, points: s.flags })),
     comparisons,
     diagnostics,
     warnings,
