@@ -44,15 +44,10 @@ export function lossAndGrad(model: Model, x: Tensor, y: Tensor, lossFn: LossFn, 
       const k = batched ? Math.max(1, Math.min(eotIter - done, model.drawsPerCall?.(B) ?? eotIter)) : 1;
       const r = enableGrad(() => {
         const xr = x.detach().requiresGrad_();
-        if (!batched) {
-          const logits = model.forward(xr);
-          const loss = lossFn(logits, y);
-          const [g] = grad(loss.sum(), [xr], { allowUnused: true });
-          return { g: g ?? zerosLike(x), loss: loss.detach(), logits: logits.detach() };
-        }
-        // k draws in one call: the loss of every draw summed, so the gradient is their sum
-        const logits = (model.forwardDraws as (x: Tensor, d: number) => Tensor)(xr, k); // [k, B, K]
-        const loss = lossFn(logits.reshape(k * B, -1), y.repeat(k)); // draw-major [k B]
+        // k draws: one forwardDraws call, or one plain forward as a single draw [1, B, K]
+        const logits = batched ? (model.forwardDraws as (x: Tensor, d: number) => Tensor)(xr, k) : model.forward(xr).unsqueeze(0);
+        // the loss of every draw summed, so the gradient is their sum
+        const loss = lossFn(logits.reshape(k * B, -1), k === 1 ? y : y.repeat(k)); // draw-major [k B]
         const [g] = grad(loss.sum(), [xr], { allowUnused: true });
         return { g: g ?? zerosLike(x), loss: loss.detach().narrow(0, (k - 1) * B, B), logits: logits.detach().select(0, k - 1) };
       });

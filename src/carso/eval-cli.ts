@@ -13,6 +13,7 @@ import { DATASET_NAMES, loadDataset, makeBatch, type DatasetName } from '../data
 import { range } from '../eval/accuracy.js';
 import { mergeEvals } from '../eval/merge.js';
 import type { EvalResult } from '../eval/result.js';
+import { percent as pct } from '../eval/stats.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { loadModule } from '../io/index.js';
 import { createModel, modelNames } from '../models/index.js';
@@ -64,7 +65,6 @@ interface Flags {
 }
 
 export const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
-const pct = (k: number, n: number): string => `${((100 * k) / Math.max(1, n)).toFixed(1)}%`;
 
 /** The evaluation as a plain-text table (one line per entry, then the fired diagnostics). */
 export function evalTable(r: EvalResult): string {

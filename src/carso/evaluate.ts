@@ -190,9 +190,9 @@ export function evaluateCarso(classifier: Module, carso: Carso, x: Tensor, y: Te
     writeSafetensors(advPath(name), new Map([['x_adv', r.xAdv]]), { fingerprint: fpOf(name) });
     return r;
   };
-  /** R fresh draws of CARSO on xs: the three numbers; `notBroken` = the attack's own verdict (robust points). */
-  const stochastic = (xs: Tensor): { acc: StochasticAccuracy; worst: boolean[]; single: boolean[] } => {
-    const fe = finalEvaluation(carso, xs, y, R, bs);
+  /** R fresh draws of CARSO on xs (the first m points): the three numbers and the per-point flags. */
+  const stochastic = (xs: Tensor, m = n): { acc: StochasticAccuracy; worst: boolean[]; single: boolean[] } => {
+    const fe = finalEvaluation(carso, xs, m === n ? y : y.narrow(0, 0, m), R, bs);
     return {
       acc: { draws: R, single: fe.single, meanOverR: { accuracy: fe.meanOverR.accuracy }, worstOfR: fe.worstOfR },
       worst: fe.correctDraws.map((c) => c === R),
@@ -214,7 +214,6 @@ export function evaluateCarso(classifier: Module, carso: Carso, x: Tensor, y: Te
       model,
       attack,
       eps,
-      points: flags,
       accuracy: countWithInterval(flags.filter(Boolean).length, flags.length),
       seconds,
       ...extra,
@@ -229,15 +228,8 @@ export function evaluateCarso(classifier: Module, carso: Carso, x: Tensor, y: Te
   // --- the classifier
   const clfClean = stage('classifier-clean', () => {
     const t = clock();
-    const pred = predictions(f, x, bs);
-    const labels = y.toArray();
-    return entryOf(
-      'classifier',
-      'clean',
-      0,
-      pred.map((p, i) => p === labels[i]),
-      t(),
-    );
+    const correct = finalEvaluation(f, x, y, 1, bs).firstDraw; // deterministic: one draw is the answer
+    return entryOf('classifier', 'clean', 0, correct, t());
   });
   const clfAA = stage('classifier-aa', () => {
     const t = clock();
@@ -265,7 +257,7 @@ export function evaluateCarso(classifier: Module, carso: Carso, x: Tensor, y: Te
     stage(name, () => {
       const t = clock();
       const r = cascade(name, run);
-      const s = points === n ? stochastic(r.xAdv) : stochasticOn(r.xAdv, points);
+      const s = stochastic(r.xAdv, points);
       r.xAdv.dispose();
       return {
         ...entryOf('carso', attack, eps, reported(s), t(), { stochastic: s.acc, perAttack: rows(r), settings }),
@@ -273,14 +265,6 @@ export function evaluateCarso(classifier: Module, carso: Carso, x: Tensor, y: Te
         nanPoints: r.nanGrad.points,
       };
     });
-  const stochasticOn = (xs: Tensor, m: number): ReturnType<typeof stochastic> => {
-    const fe = finalEvaluation(carso, xs, y.narrow(0, 0, m), R, bs);
-    return {
-      acc: { draws: R, single: fe.single, meanOverR: { accuracy: fe.meanOverR.accuracy }, worstOfR: fe.worstOfR },
-      worst: fe.correctDraws.map((c) => c === R),
-      single: fe.firstDraw,
-    };
-  };
   const aaRand = carsoAttack(
     'carso-aa-rand',
     'autoattack-rand',
@@ -406,7 +390,7 @@ export function evaluateCarso(classifier: Module, carso: Carso, x: Tensor, y: Te
             ],
             { ...cascadeOpts, statePath: statePath(`carso-eot-${eot}`) },
           );
-          const s = stochasticOn(r.xAdv, k);
+          const s = stochastic(r.xAdv, k);
           r.xAdv.dispose();
           return reported(s).filter(Boolean).length;
         });
@@ -441,6 +425,7 @@ export function evaluateCarso(classifier: Module, carso: Carso, x: Tensor, y: Te
     seed: o.seed,
     protocol: o.protocol,
     finalEvals: R,
+    // NOTE: the per-point flags join the entry here, so stages saved without them still carry them
     entries: staged.map((s) => ({ ...s.entry, points: s.flags })),
     comparisons,
     diagnostics,
@@ -464,22 +449,6 @@ function stageSeed(seed: number, name: string): number {
 
 function rows(r: AutoAttackResult): AttackRow[] {
   return r.perAttack.map((a) => ({ name: a.name, robust: a.robust, total: a.total, seconds: a.seconds, queries: a.queries }));
-}
-
-function predictions(model: Model, x: Tensor, bs: number): number[] {
-  const out: number[] = [];
-  for (let s = 0; s < x.size(0); s += bs)
-    out.push(
-      ...noGrad(() =>
-        tidy(() =>
-          model
-            .forward(x.narrow(0, s, Math.min(bs, x.size(0) - s)))
-            .argmax(1)
-            .toArray(),
-        ),
-      ),
-    );
-  return out;
 }
 
 /** Points whose CE input gradient (one draw) is exactly zero everywhere. */

@@ -5,8 +5,7 @@
 // evaluation already has, and returns a Diagnostic whether it fired or not, so a
 // report can list the quiet ones too (a check that was never run is absent).
 import type { Diagnostic } from './result.js';
-
-const pts = (k: number, n: number): string => `${((100 * k) / Math.max(1, n)).toFixed(1)}%`;
+import { percent as pts } from './stats.js';
 
 /**
  * A black-box attack (Square, no gradients) breaks points the white-box attacks

@@ -1,6 +1,11 @@
 // Uncertainty of accuracies: every accuracy is a count k of n, reported with a
 // 95% Wilson score interval (well behaved at k = 0 and k = n, unlike Wald's).
 
+/** k of n as a percentage with one decimal, e.g. '58.5%' (n = 0 gives '0.0%'). */
+export function percent(k: number, n: number): string {
+  return `${((100 * k) / Math.max(1, n)).toFixed(1)}%`;
+}
+
 /** z for a two-sided 95% interval. */
 export const Z95 = 1.959963984540054;
 
