@@ -25,11 +25,8 @@
 #include <torch/utils.h>
 #include <torch/version.h>
 
-#include <malloc.h>
-
 #include <atomic>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -701,21 +698,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// NOTE: why tune malloc. tidy() frees a whole scope of activations at once; with
-// glibc's defaults those multi-megabyte blocks go back to the kernel (munmap, heap
-// trim) and the next step faults fresh pages in again: bench/carso measured ~3x
-// PyTorch's minor page faults on a CARSO input gradient, as system time. Serving
-// blocks up to 32 MB (glibc's maximum) from the heap and trimming only past 512 MB
-// free keeps them for reuse. A user's own MALLOC_*_ environment settings win.
-void TuneMalloc() {
-#ifdef __GLIBC__
-  if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  if (std::getenv("MALLOC_TRIM_THRESHOLD_") == nullptr) mallopt(M_TRIM_THRESHOLD, 512 << 20);
-#endif
-}
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  TuneMalloc();
   auto def = [&](const char* name, Napi::Function::Callback fn) { exports.Set(name, Napi::Function::New(env, fn, name)); };
   def("opId", OpId);
   def("opSchema", OpSchema);
