@@ -15,7 +15,6 @@ import os from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { APGD, asModel } from '../src/attacks/index.js';
 import { predict } from '../src/attacks/common.js';
 import { loadDataset, makeBatch } from '../src/data/index.js';
@@ -24,37 +23,32 @@ import { runAutoAttack } from '../src/eval/autoattack.js';
 import { loadModule, saveModule } from '../src/io/index.js';
 import { ReferenceCNN } from '../src/models/index.js';
 import { dispose, getNumThreads, manualSeed, setNumThreads, tensor, tidy, type Tensor } from '../src/tensor/index.js';
-import { ratioRow, runPeer, summary } from './stats.js';
+import { benchOptions, ratioRow, runPeer, summary } from './stats.js';
 
-const { values } = parseArgs({
-  options: {
-    n: { type: 'string', default: '1000' },
-    rounds: { type: 'string', default: '3' },
-    threads: { type: 'string', default: '1' },
-    eps: { type: 'string', default: '0.1' },
-    iters: { type: 'string', default: '100' },
-    bs: { type: 'string', default: '250' },
-    seed: { type: 'string', default: '0' },
-    'aa-n': { type: 'string', default: '20' },
-    weights: { type: 'string' },
-  },
-});
-const [n, rounds, threads, eps, iters, bs, seed, aaN] = ['n', 'rounds', 'threads', 'eps', 'iters', 'bs', 'seed', 'aa-n'].map(
-  (k) => Number(values[k as keyof typeof values]),
-) as [number, number, number, number, number, number, number, number];
+const {
+  n,
+  rounds,
+  threads,
+  eps,
+  iters,
+  bs,
+  seed,
+  'aa-n': aaN,
+  weights: weightsFile,
+} = benchOptions({ n: 1000, rounds: 3, threads: 1, eps: 0.1, iters: 100, bs: 250, seed: 0, 'aa-n': 20 }, { weights: undefined });
 
 setNumThreads(threads);
 manualSeed(seed);
 const net = new ReferenceCNN();
-const weights = values.weights ?? join(mkdtempSync(join(tmpdir(), 'carso-bench-')), 'reference-cnn.safetensors');
-if (values.weights !== undefined) loadModule(weights, net);
+const weights = weightsFile ?? join(mkdtempSync(join(tmpdir(), 'carso-bench-')), 'reference-cnn.safetensors');
+if (weightsFile !== undefined) loadModule(weights, net);
 else saveModule(weights, net);
 net.eval();
 const model = asModel(net);
 
 const ds = loadDataset('fashion-mnist', { split: 'test', limit: n });
 const data = makeBatch(ds, range(0, ds.length));
-const labels = values.weights !== undefined ? 'data' : 'pred';
+const labels = weightsFile !== undefined ? 'data' : 'pred';
 const batches: { x: Tensor; y: Tensor }[] = [];
 for (let s = 0; s < n; s += bs) {
   const x = data.x.narrow(0, s, Math.min(bs, n - s));
@@ -98,7 +92,7 @@ for (let r = 0; r < rounds; r++) {
 
 console.log(
   `bench/attacks: APGD-CE (${iters} iterations, Linf eps ${eps}, 1 restart, batches of ${bs}) on ${n} Fashion-MNIST test points, ` +
-    `reference CNN (${values.weights ?? `random init, seed ${seed}`}; labels: ${labels}), ${getNumThreads()} thread(s), ${rounds} rounds`,
+    `reference CNN (${weightsFile ?? `random init, seed ${seed}`}; labels: ${labels}), ${getNumThreads()} thread(s), ${rounds} rounds`,
 );
 console.log('| workload | carso ms (min–max) | PyTorch ms (min–max) | ratio carso/PyTorch |');
 console.log('|---|---|---|---|');

@@ -21,7 +21,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { format, resolveConfig } from 'prettier';
 import { APGD, type Model } from '../src/attacks/index.js';
 import { predict } from '../src/attacks/common.js';
@@ -44,48 +43,27 @@ import {
   torchVersion,
   type Tensor,
 } from '../src/tensor/index.js';
-import { ratioRow, runPeer, summary } from './stats.js';
+import { benchOptions, ratioRow, runPeer, summary } from './stats.js';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '5' },
-    repeats: { type: 'string', default: '10' },
-    iters: { type: 'string', default: '3' },
-    threads: { type: 'string', default: '1' },
-    batch: { type: 'string', default: '64' },
-    samples: { type: 'string', default: '8' },
-    seed: { type: 'string', default: '0' },
-    eps: { type: 'string', default: '0.1' },
-    'aa-iters': { type: 'string', default: '5' },
-    'aa-eot': { type: 'string', default: '20' },
-    'aa-batches': { type: 'string', default: '16,32,64' },
-    out: { type: 'string', default: fileURLToPath(new URL('./results/carso.json', import.meta.url)) },
-  },
-});
-const [rounds, repeats, iters, threads, batch, samples, seed, eps, aaIters, aaEot] = [
-  'rounds',
-  'repeats',
-  'iters',
-  'threads',
-  'batch',
-  'samples',
-  'seed',
-  'eps',
-  'aa-iters',
-  'aa-eot',
-].map((k) => Number(values[k as keyof typeof values])) as [
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-];
-const aaBatches = values['aa-batches'].split(',').map(Number);
+const {
+  rounds,
+  repeats,
+  iters,
+  threads,
+  batch,
+  samples,
+  seed,
+  eps,
+  'aa-iters': aaIters,
+  'aa-eot': aaEot,
+  'aa-batches': aaBatchList,
+  out,
+} = benchOptions(
+  { rounds: 5, repeats: 10, iters: 3, threads: 1, batch: 64, samples: 8, seed: 0, eps: 0.1, 'aa-iters': 5, 'aa-eot': 20 },
+  { 'aa-batches': '16,32,64', out: fileURLToPath(new URL('./results/carso.json', import.meta.url)) },
+);
+const outFile = out as string;
+const aaBatches = (aaBatchList as string).split(',').map(Number);
 const AA_FULL_ITERS = 100;
 const CHECK_TOL = 1e-4;
 
@@ -360,11 +338,11 @@ const result = {
   },
   totalSeconds,
 };
-mkdirSync(dirname(values.out), { recursive: true });
+mkdirSync(dirname(outFile), { recursive: true });
 // NOTE: formatted as prettier would (the file sits under bench/, which `make lint` checks).
-const json = await format(JSON.stringify(result), { ...(await resolveConfig(values.out)), filepath: values.out });
-writeFileSync(values.out, json);
-console.log(`wrote ${values.out}`);
+const json = await format(JSON.stringify(result), { ...(await resolveConfig(outFile)), filepath: outFile });
+writeFileSync(outFile, json);
+console.log(`wrote ${outFile}`);
 dispose([data.x, data.y]);
 carso.dispose();
 rmSync(dir, { recursive: true, force: true });

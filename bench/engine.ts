@@ -5,26 +5,12 @@
 //
 //   node --import tsx bench/engine.ts [--rounds 3] [--repeats 10] [--threads 1]
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { grad, manualSeed, noGrad, rand, randint, setNumThreads, tidy } from '../src/tensor/index.js';
 import { ReferenceCNN } from '../src/models/index.js';
 import { SGD } from '../src/optim/index.js';
-import { ratioRow, runPeer, timed } from './stats.js';
+import { benchOptions, ratioRow, runPeer, timed } from './stats.js';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    repeats: { type: 'string', default: '10' },
-    iters: { type: 'string', default: '5' },
-    threads: { type: 'string', default: '1' },
-    batch: { type: 'string', default: '128' },
-  },
-});
-const rounds = Number(values.rounds);
-const repeats = Number(values.repeats);
-const iters = Number(values.iters);
-const threads = Number(values.threads);
-const batch = Number(values.batch);
+const { rounds, repeats, iters, threads, batch } = benchOptions({ rounds: 3, repeats: 10, iters: 5, threads: 1, batch: 128 });
 
 setNumThreads(threads);
 manualSeed(0);

@@ -3,7 +3,7 @@
 // after step 100. Also checks that the count of live native tensors is flat.
 //
 //   node --import tsx bench/memory.ts [--steps 10000]
-import { parseArgs } from 'node:util';
+import { benchOptions } from './stats.js';
 import { memoryStats, manualSeed, rand, randint, setNumThreads, tidy } from '../src/tensor/index.js';
 import { ReferenceCNN } from '../src/models/index.js';
 import { SGD } from '../src/optim/index.js';
@@ -54,12 +54,10 @@ export function memoryTrace(steps: number, every = 250): MemoryTrace {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({
-    options: { steps: { type: 'string', default: '10000' }, threads: { type: 'string', default: '1' } },
-  });
-  setNumThreads(Number(values.threads));
+  const { steps, threads } = benchOptions({ steps: 10000, threads: 1 });
+  setNumThreads(threads);
   const t0 = performance.now();
-  const r = memoryTrace(Number(values.steps), 500);
+  const r = memoryTrace(steps, 500);
   console.log(
     `bench/memory: ${r.steps} steps of the reference CNN, batch 32, in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
   );

@@ -1,5 +1,33 @@
-// Small statistics and peer-process helpers shared by the benchmarks.
+// Small statistics, option and peer-process helpers shared by the benchmarks.
 import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+
+/**
+ * The bench's command-line options: `numbers` are numeric --options with their
+ * defaults (a value that is not a number is an error), `strings` string ones
+ * (undefined: no default).
+ *
+ *     const { rounds, threads, out } = benchOptions({ rounds: 3, threads: 1 }, { out: 'results/x.json' });
+ */
+export function benchOptions<N extends string, S extends string = never>(
+  numbers: Record<N, number>,
+  strings: Record<S, string | undefined> = {} as Record<S, string | undefined>,
+  argv: readonly string[] = process.argv.slice(2),
+): Record<N, number> & Record<S, string | undefined> {
+  const options: Record<string, { type: 'string'; default?: string }> = {};
+  for (const [k, v] of Object.entries<number>(numbers)) options[k] = { type: 'string', default: String(v) };
+  for (const [k, v] of Object.entries<string | undefined>(strings))
+    options[k] = v === undefined ? { type: 'string' } : { type: 'string', default: v };
+  const { values } = parseArgs({ args: [...argv], options });
+  const out: Record<string, number | string | undefined> = {};
+  for (const k of Object.keys(numbers)) {
+    const v = Number(values[k]);
+    if (!Number.isFinite(v)) throw new Error(`--${k} must be a number, got '${String(values[k])}'`);
+    out[k] = v;
+  }
+  for (const k of Object.keys(strings)) out[k] = values[k] as string | undefined;
+  return out as Record<N, number> & Record<S, string | undefined>;
+}
 
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);

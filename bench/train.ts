@@ -5,25 +5,15 @@
 //
 //   node --import tsx bench/train.ts [--rounds 3] [--batches 10] [--threads 1]
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { DataLoader, loadDataset } from '../src/data/index.js';
 import { ReferenceCNN } from '../src/models/index.js';
 import { SGD } from '../src/optim/index.js';
 import { manualSeed, setNumThreads, tidy } from '../src/tensor/index.js';
 import { DEFAULTS } from '../src/train/config.js';
 import { trainingLoss } from '../src/train/methods.js';
-import { ratioRow, runPeer } from './stats.js';
+import { benchOptions, ratioRow, runPeer } from './stats.js';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    batches: { type: 'string', default: '10' },
-    threads: { type: 'string', default: '1' },
-  },
-});
-const rounds = Number(values.rounds);
-const batches = Number(values.batches);
-const threads = Number(values.threads);
+const { rounds, batches, threads } = benchOptions({ rounds: 3, batches: 10, threads: 1 });
 const batch = 128;
 
 setNumThreads(threads);

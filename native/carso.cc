@@ -18,6 +18,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/CPUAllocator.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -25,7 +26,10 @@
 #include <torch/utils.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <mutex>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -83,6 +87,108 @@ Napi::Value wrap(Napi::Env env, at::Tensor t) {
     delete b;
   });
 }
+
+// ---------------------------------------------------------------------------
+// Caching CPU allocator
+//
+// Why: a training or attack step allocates hundreds of MB in multi-MB blocks, and
+// `tidy` frees a whole step's tensors at once. glibc gives blocks that big back
+// to the kernel (munmap, heap trim) and the next step faults every page in again:
+// a CARSO input-gradient call took ~40k minor page faults against PyTorch's
+// 12.5k, and ran 18% slower. Here freed blocks of at least kMinCached bytes are
+// kept, keyed by their rounded size, and handed to the next request of that size.
+// Steps repeat their shapes, so a steady loop stops asking the kernel for memory.
+// The cache is bounded (`setAllocatorCache`, the bound is TypeScript policy; 0
+// turns caching off): when a free would push it past the bound, every cached
+// block is released first, so blocks of shapes no longer in use do not linger.
+// Blocks under kMinCached are plain posix_memalign/free.
+
+constexpr size_t kMinCached = size_t{64} << 10;
+constexpr size_t kAlign = 64;  // libtorch's CPU alignment; the size header sits in front
+
+struct BlockCache {
+  std::mutex mu;
+  std::unordered_map<size_t, std::vector<void*>> idle;  // rounded size -> blocks (data pointers)
+  size_t cachedBytes = 0;
+  size_t cap = 0;
+  uint64_t hits = 0, misses = 0;
+
+  void flushLocked() {
+    for (auto& [size, blocks] : idle)
+      for (void* p : blocks) std::free(static_cast<char*>(p) - kAlign);
+    idle.clear();
+    cachedBytes = 0;
+  }
+};
+
+// Never destroyed: tensors that outlive static destruction still call the deleter.
+BlockCache& blockCache() {
+  static BlockCache* cache = new BlockCache();
+  return *cache;
+}
+
+// Rounds up to 1/8 of the size's power of two (at most 12.5% slack), so that
+// near-equal requests (the last, smaller batch of an epoch) share blocks.
+size_t roundedSize(size_t n) {
+  size_t p = size_t{1} << (63 - __builtin_clzll(n));
+  size_t step = std::max<size_t>(p / 8, 4096);
+  return (n + step - 1) / step * step;
+}
+
+void cachedDelete(void* data) {
+  if (data == nullptr) return;
+  char* base = static_cast<char*>(data) - kAlign;
+  size_t size = *reinterpret_cast<size_t*>(base);
+  BlockCache& c = blockCache();
+  if (size >= kMinCached) {
+    std::lock_guard<std::mutex> lock(c.mu);
+    if (size <= c.cap) {
+      if (c.cachedBytes + size > c.cap) c.flushLocked();
+      c.idle[size].push_back(data);
+      c.cachedBytes += size;
+      return;
+    }
+  }
+  std::free(base);
+}
+
+class CachingCPUAllocator final : public at::Allocator {
+ public:
+  at::DataPtr allocate(size_t n) const override {
+    if (n == 0) return {nullptr, nullptr, &cachedDelete, at::Device(at::kCPU)};
+    // Every block carries the header, small ones too: raw_allocate callers free
+    // through raw_deleter(), which must handle whatever allocate returned.
+    size_t size = n < kMinCached ? n : roundedSize(n);
+    BlockCache& c = blockCache();
+    if (size >= kMinCached) {
+      std::lock_guard<std::mutex> lock(c.mu);
+      auto it = c.idle.find(size);
+      if (it != c.idle.end() && !it->second.empty()) {
+        void* data = it->second.back();
+        it->second.pop_back();
+        c.cachedBytes -= size;
+        c.hits++;
+        return {data, data, &cachedDelete, at::Device(at::kCPU)};
+      }
+      c.misses++;
+    }
+    void* base = nullptr;
+    if (posix_memalign(&base, kAlign, size + kAlign) != 0) {
+      {  // out of memory: give the cache back and try once more
+        std::lock_guard<std::mutex> lock(c.mu);
+        c.flushLocked();
+      }
+      if (posix_memalign(&base, kAlign, size + kAlign) != 0)
+        throw std::runtime_error("CPU allocator: out of memory allocating " + std::to_string(n) + " bytes");
+    }
+    *static_cast<size_t*>(base) = size;
+    void* data = static_cast<char*>(base) + kAlign;
+    return {data, data, &cachedDelete, at::Device(at::kCPU)};
+  }
+  at::DeleterFnPtr raw_deleter() const override { return &cachedDelete; }
+};
+
+CachingCPUAllocator g_cachingAllocator;
 
 std::string describeShape(c10::IntArrayRef sizes, at::ScalarType st);
 
@@ -689,16 +795,39 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), at::hasCUDA() ? static_cast<double>(at::detail::getCUDAHooks().getNumGPUs()) : 0.0);
 }
 
+// setAllocatorCache(capBytes): bound of the caching allocator (0: no caching);
+// cached blocks beyond the new bound are released at once.
+Napi::Value SetAllocatorCache(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    double cap = info[0].As<Napi::Number>().DoubleValue();
+    if (!(cap >= 0) || !std::isfinite(cap)) throw std::invalid_argument("cache bound must be a finite number of bytes >= 0");
+    BlockCache& c = blockCache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.cap = static_cast<size_t>(cap);
+    if (c.cachedBytes > c.cap) c.flushLocked();
+    return env.Undefined();
+  }, [] { return std::string("setAllocatorCache"); });
+}
+
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("liveTensors", Napi::Number::New(env, static_cast<double>(g_live.load())));
   o.Set("externalBytes", Napi::Number::New(env, static_cast<double>(g_bytes.load())));
   o.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
+  BlockCache& c = blockCache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  o.Set("cachedBytes", Napi::Number::New(env, static_cast<double>(c.cachedBytes)));
+  o.Set("cacheCapBytes", Napi::Number::New(env, static_cast<double>(c.cap)));
+  o.Set("cacheHits", Napi::Number::New(env, static_cast<double>(c.hits)));
+  o.Set("cacheMisses", Napi::Number::New(env, static_cast<double>(c.misses)));
   return o;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Installed with the cache bound at 0 (plain allocation) until TypeScript sets one.
+  c10::SetCPUAllocator(&g_cachingAllocator, /*priority=*/1);
   auto def = [&](const char* name, Napi::Function::Callback fn) { exports.Set(name, Napi::Function::New(env, fn, name)); };
   def("opId", OpId);
   def("opSchema", OpSchema);
@@ -724,6 +853,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   def("setNumThreads", SetNumThreads);
   def("getNumThreads", GetNumThreads);
   def("cudaDeviceCount", CudaDeviceCount);
+  def("setAllocatorCache", SetAllocatorCache);
   def("stats", Stats);
   return exports;
 }

@@ -55,7 +55,16 @@ export interface NativeBinding {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   cudaDeviceCount(): number;
-  stats(): { liveTensors: number; externalBytes: number; torchVersion: string };
+  setAllocatorCache(capBytes: number): void;
+  stats(): {
+    liveTensors: number;
+    externalBytes: number;
+    torchVersion: string;
+    cachedBytes: number;
+    cacheCapBytes: number;
+    cacheHits: number;
+    cacheMisses: number;
+  };
 }
 
 function findAddon(): string {

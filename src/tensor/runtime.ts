@@ -1,4 +1,5 @@
-// Process-wide runtime settings: RNG, threads, devices.
+// Process-wide runtime settings: RNG, threads, devices, the CPU block cache.
+import { totalmem } from 'node:os';
 import { native } from './native.js';
 import type { Device } from './tensor.js';
 
@@ -45,3 +46,42 @@ export function resolveDevice(requested: string = 'auto'): Device {
 export function torchVersion(): string {
   return native.stats().torchVersion;
 }
+
+/**
+ * Bound, in bytes, of the native CPU block cache (native/carso.cc): freed blocks
+ * of 64 KiB and more are kept for the next request of the same size instead of
+ * going back to the kernel, which would fault them in again on the next step.
+ * 0 turns the cache off. The default is a quarter of the machine's memory, at
+ * most 4 GiB; `CARSO_CPU_CACHE_MB` overrides it.
+ */
+export function setAllocatorCache(bytes: number): void {
+  if (!Number.isFinite(bytes) || bytes < 0)
+    throw new Error(`setAllocatorCache: bound must be a finite number of bytes >= 0, got ${bytes}`);
+  native.setAllocatorCache(bytes);
+}
+
+export interface AllocatorStats {
+  /** Bytes held in the cache now (freed blocks waiting for reuse). */
+  cachedBytes: number;
+  capBytes: number;
+  /** Block requests served from the cache / from the system since start. */
+  hits: number;
+  misses: number;
+}
+
+export function allocatorStats(): AllocatorStats {
+  const s = native.stats();
+  return { cachedBytes: s.cachedBytes, capBytes: s.cacheCapBytes, hits: s.cacheHits, misses: s.cacheMisses };
+}
+
+export function defaultAllocatorCache(env: NodeJS.ProcessEnv = process.env): number {
+  const mb = env['CARSO_CPU_CACHE_MB'];
+  if (mb !== undefined && mb !== '') {
+    const v = Number(mb);
+    if (!Number.isFinite(v) || v < 0) throw new Error(`CARSO_CPU_CACHE_MB must be a number of MiB >= 0, got '${mb}'`);
+    return v * 2 ** 20;
+  }
+  return Math.min(totalmem() / 4, 4 * 2 ** 30);
+}
+
+setAllocatorCache(defaultAllocatorCache());
