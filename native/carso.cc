@@ -1,7 +1,8 @@
 // carso native layer: a thin Node-API binding over libtorch.
 //
-// It knows tensors, operator dispatch, autograd, RNG, threads and devices. It
-// knows nothing about models, attacks or CARSO: all policy lives in TypeScript.
+// It knows tensors, operator dispatch, autograd, RNG, threads, devices and CPU
+// memory blocks. It knows nothing about models, attacks or CARSO: all policy
+// lives in TypeScript.
 //
 // Design:
 //  - A tensor handle is a Napi::External<Box> owning one at::Tensor. `free`
@@ -13,6 +14,8 @@
 //  - Every entry point catches every C++ exception and rethrows it as a JS
 //    Error naming the operator and the argument shapes: the process never
 //    aborts on bad input.
+//  - libtorch's CPU allocator is replaced by a bounded cache of freed blocks
+//    (see "Caching CPU allocator" below); the bound is set from TypeScript.
 #include <napi.h>
 
 #include <ATen/ATen.h>
