@@ -57,13 +57,12 @@ const {
   'aa-iters': aaIters,
   'aa-eot': aaEot,
   'aa-batches': aaBatchList,
-  out,
+  out: outFile,
 } = benchOptions(
   { rounds: 5, repeats: 10, iters: 3, threads: 1, batch: 64, samples: 8, seed: 0, eps: 0.1, 'aa-iters': 5, 'aa-eot': 20 },
   { 'aa-batches': '16,32,64', out: fileURLToPath(new URL('./results/carso.json', import.meta.url)) },
 );
-const outFile = out as string;
-const aaBatches = (aaBatchList as string).split(',').map(Number);
+const aaBatches = aaBatchList.split(',').map(Number);
 const AA_FULL_ITERS = 100;
 const CHECK_TOL = 1e-4;
 

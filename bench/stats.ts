@@ -2,18 +2,23 @@
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 
+/** What benchOptions returns: numbers, strings with a default, possibly-undefined strings without one. */
+export type BenchOptionValues<N extends string, S> = Record<N, number> & {
+  [K in keyof S]: undefined extends S[K] ? string | undefined : string;
+};
+
 /**
  * The bench's command-line options: `numbers` are numeric --options with their
  * defaults (a value that is not a number is an error), `strings` string ones
- * (undefined: no default).
+ * (a string default, or undefined for none: then the result may be undefined).
  *
  *     const { rounds, threads, out } = benchOptions({ rounds: 3, threads: 1 }, { out: 'results/x.json' });
  */
-export function benchOptions<N extends string, S extends string = never>(
+export function benchOptions<N extends string, S extends Record<string, string | undefined> = Record<never, never>>(
   numbers: Record<N, number>,
-  strings: Record<S, string | undefined> = {} as Record<S, string | undefined>,
+  strings: S = {} as S,
   argv: readonly string[] = process.argv.slice(2),
-): Record<N, number> & Record<S, string | undefined> {
+): BenchOptionValues<N, S> {
   const options: Record<string, { type: 'string'; default?: string }> = {};
   for (const [k, v] of Object.entries<number>(numbers)) options[k] = { type: 'string', default: String(v) };
   for (const [k, v] of Object.entries<string | undefined>(strings))
@@ -26,7 +31,7 @@ export function benchOptions<N extends string, S extends string = never>(
     out[k] = v;
   }
   for (const k of Object.keys(strings)) out[k] = values[k] as string | undefined;
-  return out as Record<N, number> & Record<S, string | undefined>;
+  return out as BenchOptionValues<N, S>;
 }
 
 export function median(xs: readonly number[]): number {

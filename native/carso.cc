@@ -21,8 +21,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
-#include <c10/core/CPUAllocator.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/core/CPUAllocator.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/variable.h>
@@ -31,10 +31,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <mutex>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <unordered_map>
@@ -804,7 +804,8 @@ Napi::Value SetAllocatorCache(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     double cap = info[0].As<Napi::Number>().DoubleValue();
-    if (!(cap >= 0) || !std::isfinite(cap)) throw std::invalid_argument("cache bound must be a finite number of bytes >= 0");
+    if (!(cap >= 0) || !std::isfinite(cap))
+      throw std::invalid_argument("cache bound must be a finite number of bytes >= 0, got " + std::to_string(cap));
     BlockCache& c = blockCache();
     std::lock_guard<std::mutex> lock(c.mu);
     c.cap = static_cast<size_t>(cap);
