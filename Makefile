@@ -14,6 +14,7 @@ else
 endif
 NODE_INC ?= /usr/include/node
 ADDON := build/Release/carso.node
+NATIVE_SRC := $(wildcard native/*.cc)
 CXXFLAGS := -std=c++17 -O2 -fPIC -Wall -Wno-unused-parameter -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS
 # chromium: the headless browser of the report test (test/eval/report.browser.test.ts)
 DEB_PACKAGES := libtorch-dev libopenblas0-pthread dataset-fashion-mnist python3-torch chromium
@@ -40,10 +41,10 @@ build: deps addon ts
 
 addon: $(ADDON)
 
-$(ADDON): native/carso.cc node_modules/.package-lock.json
+$(ADDON): $(NATIVE_SRC) native/carso.h node_modules/.package-lock.json
 	@mkdir -p $(dir $@)
 	g++ $(CXXFLAGS) -I$(NODE_INC) -Inode_modules/node-addon-api $(TORCH_INC) \
-	  -shared -o $@.tmp native/carso.cc $(TORCH_LIB) -ltorch -ltorch_cpu -lc10
+	  -shared -o $@.tmp $(NATIVE_SRC) $(TORCH_LIB) -ltorch -ltorch_cpu -lc10
 	@# a new file renamed over the old: a running process keeps its mapped copy intact
 	mv -f $@.tmp $@
 

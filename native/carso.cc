@@ -16,7 +16,7 @@
 //    aborts on bad input.
 //  - libtorch's CPU allocator is replaced by a bounded cache of freed blocks
 //    (see "Caching CPU allocator" below); the bound is set from TypeScript.
-#include <napi.h>
+#include "carso.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -40,18 +40,10 @@
 #include <unordered_map>
 #include <vector>
 
-namespace {
+namespace carso {
 
 // ---------------------------------------------------------------------------
-// Tensor handles and memory accounting
-
-struct Box {
-  at::Tensor t;
-  int64_t bytes = 0;  // what was reported to V8 for this handle
-  // What t was, kept on release so that a use-after-free error can name it.
-  c10::SmallVector<int64_t, 6> freedSizes;
-  at::ScalarType freedType = at::kFloat;
-};
+// Tensor handles and memory accounting (Box: carso.h)
 
 std::atomic<int64_t> g_live{0};   // handles not yet released
 std::atomic<int64_t> g_bytes{0};  // bytes reported to V8 and not yet released
@@ -193,8 +185,6 @@ class CachingCPUAllocator final : public at::Allocator {
 
 CachingCPUAllocator g_cachingAllocator;
 
-std::string describeShape(c10::IntArrayRef sizes, at::ScalarType st);
-
 Box* boxOf(const Napi::Value& v) {
   if (!v.IsExternal()) throw std::invalid_argument("expected a tensor handle");
   Box* box = v.As<Napi::External<Box>>().Data();
@@ -270,10 +260,6 @@ std::string describeArg(const Napi::Value& v) {
 
 // ---------------------------------------------------------------------------
 // Schema-aware argument conversion
-
-struct ArgError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
-};
 
 int64_t toInt(const Napi::Value& v, const std::string& what) {
   if (v.IsBigInt()) {
@@ -472,22 +458,6 @@ std::string firstLines(const std::string& msg, int maxLines) {
     out += c;
   }
   return out;
-}
-
-// Runs `body`; converts every C++ exception into a JS Error prefixed with `context()`.
-template <typename Body, typename Context>
-Napi::Value guarded(Napi::Env env, Body body, Context context) {
-  try {
-    return body();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const c10::Error& e) {
-    throw Napi::Error::New(env, context() + ": " + firstLines(e.what_without_backtrace(), 6));
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, context() + ": " + e.what());
-  } catch (...) {
-    throw Napi::Error::New(env, context() + ": unknown native error");
-  }
 }
 
 std::string describeArgs(const Napi::Array& args) {
@@ -829,7 +799,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   return o;
 }
 
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
+Napi::Object InitCore(Napi::Env env, Napi::Object exports) {
   // Installed with the cache bound at 0 (plain allocation) until TypeScript sets one.
   c10::SetCPUAllocator(&g_cachingAllocator, /*priority=*/1);
   auto def = [&](const char* name, Napi::Function::Callback fn) { exports.Set(name, Napi::Function::New(env, fn, name)); };
@@ -859,9 +829,20 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   def("cudaDeviceCount", CudaDeviceCount);
   def("setAllocatorCache", SetAllocatorCache);
   def("stats", Stats);
+  // the other native files (see carso.h, NATIVE_MODULE)
+  for (const auto& add : extensions()) add(env, exports);
   return exports;
 }
 
+std::vector<Extension>& extensions() {
+  static std::vector<Extension> all;
+  return all;
+}
+
+}  // namespace carso
+
+namespace {
+Napi::Object Init(Napi::Env env, Napi::Object exports) { return carso::InitCore(env, exports); }
 }  // namespace
 
 NODE_API_MODULE(carso, Init)
