@@ -21,7 +21,7 @@ import { loadModule } from '../io/index.js';
 import { createModel } from '../models/index.js';
 import { dispose, setNumThreads, torchVersion } from '../tensor/index.js';
 import { Carso } from '../carso/carso.js';
-import { SHIPPED_CLASSIFIER, SHIPPED_PURIFIER, evalTable, sha256 } from '../carso/eval-cli.js';
+import { SHIPPED_CLASSIFIER, SHIPPED_PURIFIER, evalTable, sha256 } from './eval.js';
 import { evaluateCarso } from '../carso/evaluate.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { Progress } from '../util/progress.js';

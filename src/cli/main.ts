@@ -7,8 +7,8 @@ import { registerAttack } from './attack.js';
 import { registerDemo } from './demo.js';
 import { registerReport } from './report.js';
 import { registerTrain } from './train.js';
-import { registerTrainPurifier } from '../carso/cli.js';
-import { registerEval, registerMerge } from '../carso/eval-cli.js';
+import { registerTrainPurifier } from './train-purifier.js';
+import { registerEval, registerMerge } from './eval.js';
 
 const program = new Command();
 program

@@ -12,7 +12,7 @@ import { Carso } from '../carso/carso.js';
 import { purifierDefaults } from '../carso/config.js';
 import { GEOMETRIES, defaultTapNames } from '../carso/geometry.js';
 import { trainPurifier } from '../carso/train.js';
-import { SHIPPED_CLASSIFIER } from '../carso/eval-cli.js';
+import { SHIPPED_CLASSIFIER } from './eval.js';
 
 /** Trains both models; returns their weight files. */
 export function retrain(dir: string, seed: number, threads: number): { classifier: string; purifier: string } {

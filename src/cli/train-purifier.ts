@@ -8,11 +8,11 @@ import { DATASET_NAMES, loadDataset, type DatasetName } from '../data/index.js';
 import { createModel, modelNames } from '../models/index.js';
 import { loadModule } from '../io/index.js';
 import { manualSeed, resolveDevice, setNumThreads } from '../tensor/index.js';
-import { choice, epsilon, nonNegative, nonNegativeInt, positiveInt } from '../cli/options.js';
-import { Carso } from './carso.js';
-import { GEOMETRIES, defaultTapNames } from './geometry.js';
-import { purifierConfigErrors, purifierDefaults, type PurifierTrainConfig } from './config.js';
-import { trainPurifier } from './train.js';
+import { choice, epsilon, nonNegative, nonNegativeInt, positiveInt } from './options.js';
+import { Carso } from '../carso/carso.js';
+import { GEOMETRIES, defaultTapNames } from '../carso/geometry.js';
+import { purifierConfigErrors, purifierDefaults, type PurifierTrainConfig } from '../carso/config.js';
+import { trainPurifier } from '../carso/train.js';
 
 interface Flags {
   dataset: DatasetName;

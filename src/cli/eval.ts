@@ -18,11 +18,11 @@ import { writeFileAtomic } from '../util/fs.js';
 import { loadModule } from '../io/index.js';
 import { createModel, modelNames } from '../models/index.js';
 import { dispose, setNumThreads, torchVersion } from '../tensor/index.js';
-import { cascadeProgress } from '../cli/attack.js';
-import { choice, epsilon, nonNegativeInt, positiveInt } from '../cli/options.js';
-import { AGGREGATIONS, type Aggregation } from './aggregation.js';
-import { Carso } from './carso.js';
-import { evaluateCarso, type Protocol } from './evaluate.js';
+import { cascadeProgress } from './attack.js';
+import { choice, epsilon, nonNegativeInt, positiveInt } from './options.js';
+import { AGGREGATIONS, type Aggregation } from '../carso/aggregation.js';
+import { Carso } from '../carso/carso.js';
+import { evaluateCarso, type Protocol } from '../carso/evaluate.js';
 
 const MODELS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
 /** The shipped Fashion-MNIST pair: the PGD-AT classifier and the purifier trained on it. */
