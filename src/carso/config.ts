@@ -18,8 +18,45 @@ export interface PurifierTrainConfig {
   epsStrong: number;
   pgdSteps: number;
   pgdStepSize: number;
+  /**
+   * Share of each batch attacked through the WHOLE CARSO (taps -> condition ->
+   * decoder -> classifier -> stable aggregation), taken from the clean rows; 0 is
+   * the paper's recipe (classifier-only attacks). See objective.ts endToEndChunk.
+   */
+  e2eFraction: number;
+  /** 'pgd' (e2eSteps steps of e2eStep from a uniform start) or 'fgsm-rs' (one step of e2eStep from a uniform start). */
+  e2eAttack: EndToEndAttack;
+  e2eEps: number;
+  e2eSteps: number;
+  e2eStep: number;
+  /** Loss the end-to-end attacker ascends on the aggregated output: 'dlr' (scale-invariant) or 'ce'. */
+  e2eLoss: 'dlr' | 'ce';
+  /** Latent samples per input during the end-to-end attack (0: one deterministic z = 0). */
+  e2eSamples: number;
+  /** KL weight: 'reference' (ebtorch's, per epoch: a step for short runs) or 'scaled' (the same proportions per batch). */
+  betaSchedule: BetaSchedule;
+  /** Free bits: KL floor per latent dimension, nats per image (0: off). */
+  freeBits: number;
   seed: number;
 }
+
+export type EndToEndAttack = 'pgd' | 'fgsm-rs';
+export const E2E_ATTACKS: readonly EndToEndAttack[] = ['pgd', 'fgsm-rs'];
+export type BetaSchedule = 'reference' | 'scaled';
+export const BETA_SCHEDULES: readonly BetaSchedule[] = ['reference', 'scaled'];
+
+/** The paper's recipe for the options it does not have: no end-to-end rows, the reference KL warm-up, no free bits. */
+export const PAPER_EXTRAS = {
+  e2eFraction: 0,
+  e2eAttack: 'pgd',
+  e2eEps: 0.1,
+  e2eSteps: 5,
+  e2eStep: 0.025,
+  e2eLoss: 'dlr',
+  e2eSamples: 1,
+  betaSchedule: 'reference',
+  freeBits: 0,
+} as const satisfies Partial<PurifierTrainConfig>;
 
 const NOMINAL = { weak: 4 / 255, strong: 8 / 255 };
 
@@ -37,7 +74,7 @@ const NOMINAL = { weak: 4 / 255, strong: 8 / 255 };
  * (100-130 s per epoch on one core); the schedule's phases scale with the epochs.
  */
 export function purifierDefaults(dataset: string): Omit<PurifierTrainConfig, 'seed'> {
-  const common = { dataset, pgdSteps: 40, pgdStepSize: 0.01 };
+  const common = { dataset, pgdSteps: 40, pgdStepSize: 0.01, ...PAPER_EXTRAS };
   const rgb = (
     fraction: number,
     epochs: number,
@@ -79,14 +116,27 @@ export function purifierConfigErrors(c: PurifierTrainConfig): string[] {
     ['epochs', c.epochs],
     ['batch size', c.batchSize],
     ['PGD steps', c.pgdSteps],
+    ['end-to-end steps', c.e2eSteps],
   ] as const)
     if (!Number.isInteger(v) || v < 1) errs.push(`${k} must be a positive integer, got ${v}`);
   if (!(c.perturbedFraction >= 0 && c.perturbedFraction <= 1))
     errs.push(`perturbed fraction must be in [0, 1], got ${c.perturbedFraction}`);
+  if (!(c.e2eFraction >= 0 && c.e2eFraction <= 1)) errs.push(`end-to-end fraction must be in [0, 1], got ${c.e2eFraction}`);
+  else if (c.perturbedFraction <= 1 && Math.floor(c.batchSize * c.e2eFraction) + 4 * Math.floor((c.batchSize * c.perturbedFraction) / 4) > c.batchSize)
+    errs.push(`perturbed fraction ${c.perturbedFraction} plus end-to-end fraction ${c.e2eFraction} leave no room in a batch of ${c.batchSize}`);
+  if (!E2E_ATTACKS.includes(c.e2eAttack)) errs.push(`end-to-end attack must be one of ${E2E_ATTACKS.join(', ')}, got ${c.e2eAttack}`);
+  if (c.e2eLoss !== 'dlr' && c.e2eLoss !== 'ce') errs.push(`end-to-end loss must be dlr or ce, got ${String(c.e2eLoss)}`);
+  if (!Number.isInteger(c.e2eSamples) || c.e2eSamples < 0)
+    errs.push(`end-to-end samples must be an integer >= 0, got ${c.e2eSamples}`);
+  if (!BETA_SCHEDULES.includes(c.betaSchedule))
+    errs.push(`beta schedule must be one of ${BETA_SCHEDULES.join(', ')}, got ${c.betaSchedule}`);
+  if (!(c.freeBits >= 0 && Number.isFinite(c.freeBits))) errs.push(`free bits must be a finite number >= 0, got ${c.freeBits}`);
   for (const [k, v] of [
     ['eps weak', c.epsWeak],
     ['eps strong', c.epsStrong],
     ['PGD step', c.pgdStepSize],
+    ['end-to-end eps', c.e2eEps],
+    ['end-to-end step', c.e2eStep],
   ] as const)
     if (!(v > 0 && v <= 1)) errs.push(`${k} must be in (0, 1], got ${v}`);
   if (!Number.isInteger(c.seed) || c.seed < 0) errs.push(`seed must be a non-negative integer, got ${c.seed}`);

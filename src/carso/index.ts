@@ -43,8 +43,28 @@ export {
   type Aggregation,
 } from './aggregation.js';
 export { Carso, type CarsoOptions, type TrainOutput } from './carso.js';
-export { adversarialBatch, betaAt, chunkSize, purifierLoss, referenceTrainingEps, type AdversarialSplit } from './objective.js';
-export { purifierDefaults, purifierConfigErrors, type PurifierTrainConfig } from './config.js';
+export {
+  adversarialBatch,
+  batchLayout,
+  betaAt,
+  betaScaled,
+  chunkSize,
+  endToEndModel,
+  purifierLoss,
+  referenceTrainingEps,
+  type AdversarialSplit,
+  type EndToEndChunk,
+} from './objective.js';
+export {
+  BETA_SCHEDULES,
+  E2E_ATTACKS,
+  PAPER_EXTRAS,
+  purifierDefaults,
+  purifierConfigErrors,
+  type BetaSchedule,
+  type EndToEndAttack,
+  type PurifierTrainConfig,
+} from './config.js';
 export { trainPurifier, type PurifierTrainOptions, type PurifierEpochMetrics, type PurifierTrainResult } from './train.js';
 export {
   evaluateCarso,

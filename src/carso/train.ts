@@ -20,7 +20,7 @@ import { Progress } from '../util/progress.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Carso } from './carso.js';
 import { purifierConfigErrors, type PurifierTrainConfig } from './config.js';
-import { adversarialBatch, betaAt, chunkSize, purifierLoss } from './objective.js';
+import { adversarialBatch, betaAt, betaScaled, chunkSize, endToEndModel, purifierLoss, type AdversarialSplit } from './objective.js';
 import { savePurifier } from './purifier.js';
 
 export interface PurifierTrainOptions {
@@ -33,6 +33,8 @@ export interface PurifierTrainOptions {
   /** Also save the encoder in purifier.safetensors (default false, as the reference). */
   saveEncoder?: boolean;
   quiet?: boolean;
+  /** Extra card.json fields (e.g. the command and the classifier's weights). */
+  card?: Record<string, unknown>;
 }
 
 export interface PurifierEpochMetrics {
@@ -41,6 +43,7 @@ export interface PurifierEpochMetrics {
   loss: number;
   bce: number;
   kld: number;
+  /** The KL weight (its mean over the epoch's batches under the 'scaled' schedule). */
   beta: number;
   lr: number;
   seconds: number;
@@ -86,30 +89,30 @@ export function trainPurifier(
     [metrics, start] = [s.metrics, s.epoch];
   }
   const classifier = asModel(carso.classifier);
-  const split = {
-    fraction: c.perturbedFraction,
-    epsWeak: c.epsWeak,
-    epsStrong: c.epsStrong,
-    pgdSteps: c.pgdSteps,
-    pgdStepSize: c.pgdStepSize,
-  };
+  const split = splitOf(carso, c);
   for (let epoch = start; epoch < c.epochs && epoch < (o.stopAfterEpoch ?? Infinity); epoch++) {
     const t0 = performance.now();
-    const beta = betaAt(epoch, c.epochs);
-    const sums = { loss: 0, bce: 0, kld: 0, n: 0 };
+    const sums = { loss: 0, bce: 0, kld: 0, beta: 0, n: 0, batches: 0 };
     const bar = o.quiet ? null : new Progress(`purifier epoch ${epoch + 1}/${c.epochs}`, loader.length, { unit: 'batches' });
     carso.train();
     for (const b of loader) {
+      const beta =
+        c.betaSchedule === 'scaled' ? betaScaled(epoch + sums.batches / loader.length, c.epochs) : betaAt(epoch, c.epochs);
       tidy(() => {
+        // NOTE: the end-to-end attacker sees CARSO as at inference (purifier BatchNorms on running statistics)
+        if (split.endToEnd) carso.eval();
         const xTilde = adversarialBatch(classifier, b.x, b.y, split);
+        carso.train();
         opt.zeroGrad();
-        const r = purifierLoss(carso.forwardTrain(xTilde), b.x, beta);
+        const r = purifierLoss(carso.forwardTrain(xTilde), b.x, beta, c.freeBits);
         r.loss.backward();
         opt.step();
         sums.loss += r.loss.item();
         sums.bce += r.bce.item();
         sums.kld += r.kld.item();
         sums.n += b.x.size(0);
+        sums.beta += beta;
+        sums.batches += 1;
       });
       b.x.dispose();
       b.y.dispose();
@@ -124,7 +127,7 @@ export function trainPurifier(
       loss: sums.loss / n,
       bce: sums.bce / n,
       kld: sums.kld / n,
-      beta,
+      beta: sums.beta / Math.max(1, sums.batches),
       lr,
       seconds: (performance.now() - t0) / 1000,
     };
@@ -145,16 +148,41 @@ export function trainPurifier(
   }
   opt.dispose();
   carso.eval();
-  if (finished) writePurifierCard(o.out, c, carso.tapNames, metrics);
+  if (finished) writePurifierCard(o.out, c, carso.tapNames, metrics, o.card);
   return { metrics, finished };
 }
 
+/** The batch split of config c: the paper's four classifier chunks, plus the end-to-end rows when asked for. */
+function splitOf(carso: Carso, c: PurifierTrainConfig): AdversarialSplit {
+  const split: AdversarialSplit = {
+    fraction: c.perturbedFraction,
+    epsWeak: c.epsWeak,
+    epsStrong: c.epsStrong,
+    pgdSteps: c.pgdSteps,
+    pgdStepSize: c.pgdStepSize,
+  };
+  if (c.e2eFraction === 0) return split;
+  const model = endToEndModel(carso, c.e2eSamples);
+  return {
+    ...split,
+    endToEnd: { model, fraction: c.e2eFraction, attack: c.e2eAttack, eps: c.e2eEps, steps: c.e2eSteps, step: c.e2eStep, loss: c.e2eLoss },
+  };
+}
+
 /** The command line that reproduces a purifier training run (every recipe value spelled out). */
-export function purifierCommand(c: PurifierTrainConfig, classifierWeights: string, out: string): string {
+export function purifierCommand(c: PurifierTrainConfig, classifierWeights: string, out: string, taps?: readonly string[]): string {
   return [
     `carso train-purifier --dataset ${c.dataset} --classifier-weights ${classifierWeights}`,
+    ...(taps ? [`--taps ${taps.join(',')}`] : []),
     `--epochs ${c.epochs} --batch-size ${c.batchSize} --perturbed-fraction ${c.perturbedFraction}`,
     `--eps-weak ${c.epsWeak} --eps-strong ${c.epsStrong} --pgd-steps ${c.pgdSteps} --pgd-step ${c.pgdStepSize}`,
+    ...(c.e2eFraction > 0
+      ? [
+          `--e2e-fraction ${c.e2eFraction} --e2e-attack ${c.e2eAttack} --e2e-eps ${c.e2eEps} --e2e-steps ${c.e2eSteps}`,
+          `--e2e-step ${c.e2eStep} --e2e-loss ${c.e2eLoss} --e2e-samples ${c.e2eSamples}`,
+        ]
+      : []),
+    `--beta-schedule ${c.betaSchedule} --free-bits ${c.freeBits}`,
     `--seed ${c.seed} --threads 1 --out ${out}`,
   ].join(' ');
 }

@@ -11,8 +11,17 @@ import { manualSeed, resolveDevice, setNumThreads } from '../tensor/index.js';
 import { choice, epsilon, nonNegative, nonNegativeInt, positiveInt } from './options.js';
 import { Carso } from '../carso/carso.js';
 import { GEOMETRIES, defaultTapNames } from '../carso/geometry.js';
-import { purifierConfigErrors, purifierDefaults, type PurifierTrainConfig } from '../carso/config.js';
-import { trainPurifier } from '../carso/train.js';
+import {
+  BETA_SCHEDULES,
+  E2E_ATTACKS,
+  PAPER_EXTRAS,
+  purifierConfigErrors,
+  purifierDefaults,
+  type BetaSchedule,
+  type EndToEndAttack,
+  type PurifierTrainConfig,
+} from '../carso/config.js';
+import { purifierCommand, trainPurifier } from '../carso/train.js';
 
 interface Flags {
   dataset: DatasetName;
@@ -27,6 +36,15 @@ interface Flags {
   epsStrong?: number;
   pgdSteps?: number;
   pgdStep?: number;
+  e2eFraction?: number;
+  e2eAttack?: EndToEndAttack;
+  e2eEps?: number;
+  e2eSteps?: number;
+  e2eStep?: number;
+  e2eLoss?: 'dlr' | 'ce';
+  e2eSamples?: number;
+  betaSchedule?: BetaSchedule;
+  freeBits?: number;
   seed: number;
   limit?: number;
   threads?: number;
@@ -54,6 +72,15 @@ function configOf(f: Flags): PurifierTrainConfig {
     epsStrong: f.epsStrong ?? d.epsStrong,
     pgdSteps: f.pgdSteps ?? d.pgdSteps,
     pgdStepSize: f.pgdStep ?? d.pgdStepSize,
+    e2eFraction: f.e2eFraction ?? d.e2eFraction,
+    e2eAttack: f.e2eAttack ?? d.e2eAttack,
+    e2eEps: f.e2eEps ?? d.e2eEps,
+    e2eSteps: f.e2eSteps ?? d.e2eSteps,
+    e2eStep: f.e2eStep ?? d.e2eStep,
+    e2eLoss: f.e2eLoss ?? d.e2eLoss,
+    e2eSamples: f.e2eSamples ?? d.e2eSamples,
+    betaSchedule: f.betaSchedule ?? d.betaSchedule,
+    freeBits: f.freeBits ?? d.freeBits,
     seed: f.seed,
   };
 }
@@ -82,6 +109,29 @@ export function registerTrainPurifier(program: Command): void {
     .option('--eps-strong <eps>', 'strong attack radius (default: RGB 8/255 std-rescaled as released, greyscale 0.2)', epsilon)
     .option('--pgd-steps <n>', 'PGD iterations (default 40; greyscale 10)', positiveInt)
     .option('--pgd-step <a>', 'PGD step size (default 0.01; greyscale 0.025)', epsilon)
+    .option(
+      '--e2e-fraction <f>',
+      'share of each batch attacked through the whole CARSO (taps, decoder, classifier, stable aggregation), ' +
+        'taken from the clean rows; 0 = the paper (default 0)',
+      nonNegative,
+    )
+    .option(`--e2e-attack <name>`, `end-to-end attack (${E2E_ATTACKS.join(', ')}; default ${PAPER_EXTRAS.e2eAttack})`, choice(E2E_ATTACKS))
+    .option('--e2e-eps <eps>', `end-to-end attack radius, Linf (default ${PAPER_EXTRAS.e2eEps})`, epsilon)
+    .option('--e2e-steps <n>', `end-to-end PGD steps (default ${PAPER_EXTRAS.e2eSteps})`, positiveInt)
+    .option('--e2e-step <a>', `end-to-end step size (PGD per step, FGSM-RS its one step; default ${PAPER_EXTRAS.e2eStep})`, epsilon)
+    .option('--e2e-loss <name>', `loss the end-to-end attacker ascends (dlr, ce; default ${PAPER_EXTRAS.e2eLoss})`, choice(['dlr', 'ce'] as const))
+    .option(
+      '--e2e-samples <n>',
+      `latent samples per input during the end-to-end attack (0: z = 0; default ${PAPER_EXTRAS.e2eSamples})`,
+      nonNegativeInt,
+    )
+    .option(
+      '--beta-schedule <name>',
+      "KL warm-up: 'reference' (per epoch, as ebtorch: a step for short runs) or 'scaled' (25/200 of the run at 0, " +
+        "a 9/200 ramp, per batch); default 'reference'",
+      choice(BETA_SCHEDULES),
+    )
+    .option('--free-bits <nats>', 'KL floor per latent dimension, nats per image (0: off, the paper)', nonNegative)
     .option('--seed <n>', 'seed for the purifier init, shuffling and attacks', nonNegativeInt, 0)
     .option('--limit <n>', 'use only the first N training points', positiveInt)
     .option('--threads <n>', 'libtorch intra-op threads', positiveInt)
@@ -109,7 +159,11 @@ export function registerTrainPurifier(program: Command): void {
         classifier.toDevice(device);
         carso.purifier.toDevice(device);
       }
-      const r = trainPurifier(carso, ds, config, { out: f.out, resume: !!f.resume, saveEncoder: !!f.saveEncoder });
+      const card = {
+        classifier: f.classifierWeights,
+        command: purifierCommand(config, f.classifierWeights, f.out, f.taps),
+      };
+      const r = trainPurifier(carso, ds, config, { out: f.out, resume: !!f.resume, saveEncoder: !!f.saveEncoder, card });
       const last = r.metrics[r.metrics.length - 1];
       console.log(
         JSON.stringify(

@@ -6,13 +6,17 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ceLoss, asModel } from '../../src/attacks/index.js';
+import { Linf, ceLoss, dlrLoss, asModel, pgdRun } from '../../src/attacks/index.js';
 import { ImageDataset } from '../../src/data/index.js';
 import { readSafetensors } from '../../src/io/index.js';
-import { noGrad, rand, randint, tensor, tidy } from '../../src/tensor/index.js';
+import { grad, manualSeed, noGrad, rand, randint, tensor, tidy, zeros, type Tensor } from '../../src/tensor/index.js';
 import {
   adversarialBatch,
+  batchLayout,
   betaAt,
+  betaScaled,
+  endToEndModel,
+  PAPER_EXTRAS,
   chunkSize,
   purifierConfigErrors,
   purifierDefaults,
@@ -24,7 +28,7 @@ import {
   type PurifierTrainConfig,
 } from '../../src/carso/index.js';
 import { checkTensor } from '../helpers.js';
-import { tinyCarso } from './tiny.js';
+import { TINY_GEOMETRY, tinyCarso } from './tiny.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'carso-train-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -134,6 +138,7 @@ const CONFIG: PurifierTrainConfig = {
   epsStrong: 0.1,
   pgdSteps: 3,
   pgdStepSize: 0.01,
+  ...PAPER_EXTRAS,
   seed: 0,
 };
 
@@ -187,4 +192,108 @@ test('a short run lowers the reconstruction loss; stop + resume gives the same w
   assert.deepEqual([...a!.keys()], [...b!.keys()]);
   assert.ok(![...a!.keys()].some((k) => k.startsWith('neck.')), 'encoder not saved');
   for (const [k, t] of a!) assert.deepEqual(b!.get(k)!.toArray(), t.toArray(), k);
+});
+
+test("beta 'scaled': the reference's proportions (25/200 at 0, a 9/200 ramp) per batch, for any length", () => {
+  const at200 = [0, 24.9, 25, 29.5, 34, 120].map((p) => betaScaled(p, 200));
+  assert.deepEqual(at200, [0, 0, 0, 0.5, 1, 1]);
+  // 16 epochs: 0 up to epoch 2.0, then a ramp of 0.72 epochs (the reference steps 0 -> 1 at epoch 3)
+  const at16 = [1.99, 2, 2.36, 2.72, 3].map((p) => Math.round(betaScaled(p, 16) * 1e9) / 1e9);
+  assert.deepEqual(at16, [0, 0, 0.5, 1, 1]);
+  assert.deepEqual([2, 3].map((e) => betaAt(e, 16)), [0, 1]);
+});
+
+test('free bits: KL term B sum_d max(lambda, mean_b KL_bd); dimensions under the floor get no gradient', () => {
+  tidy(() => {
+    // B 2, latent 2; per-(b, d) KL = 1/2 (mu^2 + e^lv - lv - 1) with lv 0: mu^2 / 2
+    const mu = tensor([0.1, 2, -0.1, 1], [2, 2]).requiresGrad_();
+    const out = { xHat: tensor([0.5, 0.5], [2, 1, 1, 1]), mu, logvar: tensor([0, 0, 0, 0], [2, 2]) };
+    const x = tensor([0, 1], [2, 1, 1, 1]);
+    const lambda = 0.5;
+    // mean_b KL: dim 0 (0.005 + 0.005) / 2 = 0.005 -> floored at 0.5; dim 1 (2 + 0.5) / 2 = 1.25
+    const r = purifierLoss(out, x, 1, lambda);
+    const bce = 2 * Math.log(2);
+    checkTensor([r.kld.item(), r.loss.item()], [0.005 + 0.005 + 2 + 0.5, bce + 2 * (0.5 + 1.25)], 'free-bits loss', 1e-6);
+    const g = grad(r.loss, [mu])[0]!.toArray();
+    // d/dmu_bd of B * mean_b (mu^2 / 2) = mu_bd for the open dimension, 0 for the floored one
+    checkTensor(g, [0, 2, 0, 1], 'gradient', 1e-6);
+    // lambda 0 is the plain KL
+    checkTensor([purifierLoss(out, x, 1, 0).loss.item()], [bce + 2.51], 'no floor', 1e-6);
+  });
+});
+
+test('end-to-end rows: [clean | e2e | 4 classifier chunks]; e2e rows in their ball, attacked through CARSO (DLR up)', () => {
+  const carso = tinyCarso(4);
+  carso.eval();
+  const f = asModel(carso.classifier);
+  const e2e = endToEndModel(carso, 0); // z = 0: deterministic, so losses before/after compare
+  tidy(() => {
+    manualSeed(3);
+    const x = rand([16, 1, 12, 12]);
+    const y = randint(0, 5, [16]);
+    const chunk = { model: e2e, fraction: 0.25, attack: 'pgd' as const, eps: 0.1, steps: 5, step: 0.03, loss: 'dlr' as const };
+    assert.deepEqual(batchLayout(16, { fraction: 0.5, endToEnd: chunk }), { clean: 4, e2e: 4, a: 2 });
+    assert.throws(() => batchLayout(16, { fraction: 0.5, endToEnd: { ...chunk, fraction: 0.6 } }), /exceed the batch of 16/);
+    const xt = adversarialBatch(f, x, y, { fraction: 0.5, epsWeak: 0.05, epsStrong: 0.1, pgdSteps: 3, endToEnd: chunk });
+    const d = xt.sub(x).abs().flatten(1).amax([1]).toArray();
+    assert.deepEqual(d.slice(0, 4), [0, 0, 0, 0], 'clean rows untouched');
+    for (let i = 4; i < 16; i++) assert.ok(d[i]! > 0 && d[i]! <= 0.1 + 1e-6, `row ${i}: ${d[i]}`);
+    const dlr = (v: Tensor): number[] => noGrad(() => dlrLoss(e2e.forward(v.narrow(0, 4, 4)), y.narrow(0, 4, 4)).toArray());
+    const [before, after] = [dlr(x), dlr(xt)];
+    // NOTE: an untrained purifier draws nearly the same image for every input, so the loss moves little; it must not fall
+    assert.ok(after.every((v, i) => v >= before[i]!) && after.some((v, i) => v > before[i]!), `DLR ${before} -> ${after}`);
+    // the rows are exactly a PGD run on the end-to-end model (same random stream, no classifier chunks)
+    manualSeed(5);
+    const only = adversarialBatch(f, x, y, { fraction: 0, epsWeak: 0.05, epsStrong: 0.1, endToEnd: chunk }).narrow(0, 12, 4);
+    manualSeed(5);
+    const direct = pgdRun(e2e, x.narrow(0, 12, 4), y.narrow(0, 12, 4), {
+      norm: Linf,
+      eps: 0.1,
+      alpha: 0.03,
+      steps: 5,
+      randomStart: true,
+      lossFn: dlrLoss,
+      eotIter: 1,
+    }).xAdv;
+    checkTensor(only, direct, 'e2e rows = pgdRun(endToEndModel)', 0, 0);
+    // the stable aggregation, whatever the defence's own setting; z = 0 = carso.forwardWithLatents(x, 0)
+    carso.aggregation = 'logit';
+    const viaModel = e2e.forward(x.narrow(0, 0, 3));
+    carso.aggregation = 'peel';
+    const plain = carso.forwardWithLatents(x.narrow(0, 0, 3), zeros([1, 3, TINY_GEOMETRY.latentDim]));
+    checkTensor(viaModel, plain, 'endToEndModel(carso, 0)', 0, 0);
+  });
+  carso.dispose();
+});
+
+test('end-to-end training: runs, and stop + resume reproduces the uninterrupted run bit for bit', () => {
+  const c: PurifierTrainConfig = {
+    ...CONFIG,
+    epochs: 3,
+    e2eFraction: 0.25,
+    e2eSteps: 2,
+    e2eSamples: 2,
+    betaSchedule: 'scaled',
+    freeBits: 0.1,
+  };
+  const go = (out: string, o: { stopAfterEpoch?: number; resume?: boolean } = {}): PurifierEpochMetrics[] => {
+    const carso = tinyCarso(7);
+    try {
+      return trainPurifier(carso, toyDataset(), c, { out, quiet: true, ...o }).metrics;
+    } finally {
+      carso.dispose();
+      carso.classifier.dispose();
+    }
+  };
+  const whole = go(join(dir, 'e2e-whole'));
+  assert.equal(whole.length, 3);
+  assert.ok(whole.every((m) => Number.isFinite(m.loss) && m.kld > 0));
+  go(join(dir, 'e2e-split'), { stopAfterEpoch: 1 });
+  const resumed = go(join(dir, 'e2e-split'), { resume: true });
+  const strip = (ms: PurifierEpochMetrics[]): Omit<PurifierEpochMetrics, 'seconds'>[] => ms.map(({ seconds: _s, ...m }) => m);
+  assert.deepEqual(strip(resumed), strip(whole));
+  const [a, b] = ['e2e-whole', 'e2e-split'].map((d) => readSafetensors(join(dir, d, 'purifier.safetensors')).tensors);
+  for (const [k, t] of a!) assert.deepEqual(b!.get(k)!.toArray(), t.toArray(), k);
+  const card = JSON.parse(readFileSync(join(dir, 'e2e-whole', 'card.json'), 'utf8')) as { recipe: PurifierTrainConfig };
+  assert.equal(card.recipe.e2eFraction, 0.25);
 });
