@@ -122,9 +122,15 @@ export function purifierConfigErrors(c: PurifierTrainConfig): string[] {
   if (!(c.perturbedFraction >= 0 && c.perturbedFraction <= 1))
     errs.push(`perturbed fraction must be in [0, 1], got ${c.perturbedFraction}`);
   if (!(c.e2eFraction >= 0 && c.e2eFraction <= 1)) errs.push(`end-to-end fraction must be in [0, 1], got ${c.e2eFraction}`);
-  else if (c.perturbedFraction <= 1 && Math.floor(c.batchSize * c.e2eFraction) + 4 * Math.floor((c.batchSize * c.perturbedFraction) / 4) > c.batchSize)
-    errs.push(`perturbed fraction ${c.perturbedFraction} plus end-to-end fraction ${c.e2eFraction} leave no room in a batch of ${c.batchSize}`);
-  if (!E2E_ATTACKS.includes(c.e2eAttack)) errs.push(`end-to-end attack must be one of ${E2E_ATTACKS.join(', ')}, got ${c.e2eAttack}`);
+  else if (
+    c.perturbedFraction <= 1 &&
+    Math.floor(c.batchSize * c.e2eFraction) + 4 * Math.floor((c.batchSize * c.perturbedFraction) / 4) > c.batchSize
+  )
+    errs.push(
+      `perturbed fraction ${c.perturbedFraction} plus end-to-end fraction ${c.e2eFraction} leave no room in a batch of ${c.batchSize}`,
+    );
+  if (!E2E_ATTACKS.includes(c.e2eAttack))
+    errs.push(`end-to-end attack must be one of ${E2E_ATTACKS.join(', ')}, got ${c.e2eAttack}`);
   if (c.e2eLoss !== 'dlr' && c.e2eLoss !== 'ce') errs.push(`end-to-end loss must be dlr or ce, got ${String(c.e2eLoss)}`);
   if (!Number.isInteger(c.e2eSamples) || c.e2eSamples < 0)
     errs.push(`end-to-end samples must be an integer >= 0, got ${c.e2eSamples}`);

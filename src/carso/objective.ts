@@ -114,11 +114,15 @@ export function endToEndModel(carso: Carso, samples: number): Model {
 }
 
 /** Rows of a batch of B: [clean | end-to-end e | 4 classifier chunks of a]. */
-export function batchLayout(B: number, s: Pick<AdversarialSplit, 'fraction' | 'endToEnd'>): { clean: number; e2e: number; a: number } {
+export function batchLayout(
+  B: number,
+  s: Pick<AdversarialSplit, 'fraction' | 'endToEnd'>,
+): { clean: number; e2e: number; a: number } {
   const a = chunkSize(B, s.fraction);
   const e2e = s.endToEnd ? Math.floor(B * s.endToEnd.fraction) : 0;
   const clean = B - e2e - 4 * a;
-  if (clean < 0) throw new Error(`adversarialBatch: ${e2e} end-to-end and ${4 * a} classifier-attacked rows exceed the batch of ${B}`);
+  if (clean < 0)
+    throw new Error(`adversarialBatch: ${e2e} end-to-end and ${4 * a} classifier-attacked rows exceed the batch of ${B}`);
   return { clean, e2e, a };
 }
 
@@ -128,7 +132,8 @@ function endToEndRows(c: EndToEndChunk, x: Tensor, y: Tensor): Tensor {
   if (c.attack === 'fgsm-rs')
     return fgsmStep(c.model, x, y, { norm: Linf, eps: c.eps, alpha: c.step, randomStart: true, lossFn, eotIter }).xAdv;
   // the final iterate, as the classifier chunks (the caller's tidy frees the rest)
-  return pgdRun(c.model, x, y, { norm: Linf, eps: c.eps, alpha: c.step, steps: c.steps, randomStart: true, lossFn, eotIter }).xAdv;
+  return pgdRun(c.model, x, y, { norm: Linf, eps: c.eps, alpha: c.step, steps: c.steps, randomStart: true, lossFn, eotIter })
+    .xAdv;
 }
 
 /**

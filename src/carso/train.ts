@@ -20,7 +20,15 @@ import { Progress } from '../util/progress.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Carso } from './carso.js';
 import { purifierConfigErrors, type PurifierTrainConfig } from './config.js';
-import { adversarialBatch, betaAt, betaScaled, chunkSize, endToEndModel, purifierLoss, type AdversarialSplit } from './objective.js';
+import {
+  adversarialBatch,
+  betaAt,
+  betaScaled,
+  chunkSize,
+  endToEndModel,
+  purifierLoss,
+  type AdversarialSplit,
+} from './objective.js';
 import { savePurifier } from './purifier.js';
 
 export interface PurifierTrainOptions {
@@ -47,6 +55,8 @@ export interface PurifierEpochMetrics {
   beta: number;
   lr: number;
   seconds: number;
+  /** CPU seconds of this process (user + system) over the epoch: the cost on a shared machine, where wall seconds inflate. */
+  cpuSeconds: number;
 }
 
 type RunState = CheckpointState<PurifierEpochMetrics, PurifierTrainConfig>;
@@ -92,6 +102,7 @@ export function trainPurifier(
   const split = splitOf(carso, c);
   for (let epoch = start; epoch < c.epochs && epoch < (o.stopAfterEpoch ?? Infinity); epoch++) {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const sums = { loss: 0, bce: 0, kld: 0, beta: 0, n: 0, batches: 0 };
     const bar = o.quiet ? null : new Progress(`purifier epoch ${epoch + 1}/${c.epochs}`, loader.length, { unit: 'batches' });
     carso.train();
@@ -130,6 +141,7 @@ export function trainPurifier(
       beta: sums.beta / Math.max(1, sums.batches),
       lr,
       seconds: (performance.now() - t0) / 1000,
+      cpuSeconds: cpuSecondsSince(cpu0),
     };
     metrics.push(line);
     if (!o.quiet) console.error(JSON.stringify(line));
@@ -152,6 +164,11 @@ export function trainPurifier(
   return { metrics, finished };
 }
 
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1e6;
+}
+
 /** The batch split of config c: the paper's four classifier chunks, plus the end-to-end rows when asked for. */
 function splitOf(carso: Carso, c: PurifierTrainConfig): AdversarialSplit {
   const split: AdversarialSplit = {
@@ -165,12 +182,25 @@ function splitOf(carso: Carso, c: PurifierTrainConfig): AdversarialSplit {
   const model = endToEndModel(carso, c.e2eSamples);
   return {
     ...split,
-    endToEnd: { model, fraction: c.e2eFraction, attack: c.e2eAttack, eps: c.e2eEps, steps: c.e2eSteps, step: c.e2eStep, loss: c.e2eLoss },
+    endToEnd: {
+      model,
+      fraction: c.e2eFraction,
+      attack: c.e2eAttack,
+      eps: c.e2eEps,
+      steps: c.e2eSteps,
+      step: c.e2eStep,
+      loss: c.e2eLoss,
+    },
   };
 }
 
 /** The command line that reproduces a purifier training run (every recipe value spelled out). */
-export function purifierCommand(c: PurifierTrainConfig, classifierWeights: string, out: string, taps?: readonly string[]): string {
+export function purifierCommand(
+  c: PurifierTrainConfig,
+  classifierWeights: string,
+  out: string,
+  taps?: readonly string[],
+): string {
   return [
     `carso train-purifier --dataset ${c.dataset} --classifier-weights ${classifierWeights}`,
     ...(taps ? [`--taps ${taps.join(',')}`] : []),
@@ -201,6 +231,7 @@ export function writePurifierCard(
     taps,
     recipe: c,
     trainingSeconds: metrics.reduce((a, m) => a + m.seconds, 0),
+    trainingCpuSeconds: metrics.reduce((a, m) => a + (m.cpuSeconds ?? 0), 0),
     lastEpoch: metrics[metrics.length - 1] ?? null,
     ...extra,
   };

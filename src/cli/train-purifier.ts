@@ -115,11 +115,23 @@ export function registerTrainPurifier(program: Command): void {
         'taken from the clean rows; 0 = the paper (default 0)',
       nonNegative,
     )
-    .option(`--e2e-attack <name>`, `end-to-end attack (${E2E_ATTACKS.join(', ')}; default ${PAPER_EXTRAS.e2eAttack})`, choice(E2E_ATTACKS))
+    .option(
+      `--e2e-attack <name>`,
+      `end-to-end attack (${E2E_ATTACKS.join(', ')}; default ${PAPER_EXTRAS.e2eAttack})`,
+      choice(E2E_ATTACKS),
+    )
     .option('--e2e-eps <eps>', `end-to-end attack radius, Linf (default ${PAPER_EXTRAS.e2eEps})`, epsilon)
     .option('--e2e-steps <n>', `end-to-end PGD steps (default ${PAPER_EXTRAS.e2eSteps})`, positiveInt)
-    .option('--e2e-step <a>', `end-to-end step size (PGD per step, FGSM-RS its one step; default ${PAPER_EXTRAS.e2eStep})`, epsilon)
-    .option('--e2e-loss <name>', `loss the end-to-end attacker ascends (dlr, ce; default ${PAPER_EXTRAS.e2eLoss})`, choice(['dlr', 'ce'] as const))
+    .option(
+      '--e2e-step <a>',
+      `end-to-end step size (PGD per step, FGSM-RS its one step; default ${PAPER_EXTRAS.e2eStep})`,
+      epsilon,
+    )
+    .option(
+      '--e2e-loss <name>',
+      `loss the end-to-end attacker ascends (dlr, ce; default ${PAPER_EXTRAS.e2eLoss})`,
+      choice(['dlr', 'ce'] as const),
+    )
     .option(
       '--e2e-samples <n>',
       `latent samples per input during the end-to-end attack (0: z = 0; default ${PAPER_EXTRAS.e2eSamples})`,

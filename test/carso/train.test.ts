@@ -186,7 +186,8 @@ test('a short run lowers the reconstruction loss; stop + resume gives the same w
   assert.equal(part.length, 2);
   assert.ok(!existsSync(join(dir, 'split', 'purifier.safetensors')));
   const resumed = run(join(dir, 'split'), { resume: true });
-  const strip = (ms: PurifierEpochMetrics[]): Omit<PurifierEpochMetrics, 'seconds'>[] => ms.map(({ seconds: _s, ...m }) => m);
+  const strip = (ms: PurifierEpochMetrics[]): Omit<PurifierEpochMetrics, 'seconds' | 'cpuSeconds'>[] =>
+    ms.map(({ seconds: _s, cpuSeconds: _c, ...m }) => m);
   assert.deepEqual(strip(resumed), strip(whole));
   const [a, b] = ['whole', 'split'].map((d) => readSafetensors(join(dir, d, 'purifier.safetensors')).tensors);
   assert.deepEqual([...a!.keys()], [...b!.keys()]);
@@ -200,7 +201,10 @@ test("beta 'scaled': the reference's proportions (25/200 at 0, a 9/200 ramp) per
   // 16 epochs: 0 up to epoch 2.0, then a ramp of 0.72 epochs (the reference steps 0 -> 1 at epoch 3)
   const at16 = [1.99, 2, 2.36, 2.72, 3].map((p) => Math.round(betaScaled(p, 16) * 1e9) / 1e9);
   assert.deepEqual(at16, [0, 0, 0.5, 1, 1]);
-  assert.deepEqual([2, 3].map((e) => betaAt(e, 16)), [0, 1]);
+  assert.deepEqual(
+    [2, 3].map((e) => betaAt(e, 16)),
+    [0, 1],
+  );
 });
 
 test('free bits: KL term B sum_d max(lambda, mean_b KL_bd); dimensions under the floor get no gradient', () => {
@@ -290,7 +294,8 @@ test('end-to-end training: runs, and stop + resume reproduces the uninterrupted 
   assert.ok(whole.every((m) => Number.isFinite(m.loss) && m.kld > 0));
   go(join(dir, 'e2e-split'), { stopAfterEpoch: 1 });
   const resumed = go(join(dir, 'e2e-split'), { resume: true });
-  const strip = (ms: PurifierEpochMetrics[]): Omit<PurifierEpochMetrics, 'seconds'>[] => ms.map(({ seconds: _s, ...m }) => m);
+  const strip = (ms: PurifierEpochMetrics[]): Omit<PurifierEpochMetrics, 'seconds' | 'cpuSeconds'>[] =>
+    ms.map(({ seconds: _s, cpuSeconds: _c, ...m }) => m);
   assert.deepEqual(strip(resumed), strip(whole));
   const [a, b] = ['e2e-whole', 'e2e-split'].map((d) => readSafetensors(join(dir, d, 'purifier.safetensors')).tensors);
   for (const [k, t] of a!) assert.deepEqual(b!.get(k)!.toArray(), t.toArray(), k);
