@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { getNumThreads, torchVersion, cudaAvailable } from '../tensor/index.js';
 import { registerAttack } from './attack.js';
+import { registerCompare } from './compare.js';
 import { registerDemo } from './demo.js';
 import { registerReport } from './report.js';
 import { registerTrain } from './train.js';
@@ -36,6 +37,7 @@ registerTrainPurifier(program);
 registerReport(program);
 registerEval(program);
 registerMerge(program);
+registerCompare(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`carso: ${err instanceof Error ? err.message : String(err)}`);

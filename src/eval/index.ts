@@ -27,3 +27,4 @@ export { runSweep, type SweepModel, type SweepOptions } from './sweep.js';
 export { writeReport, type ReportPaths } from './report.js';
 export type * from './result.js';
 export { mergeEvals } from './merge.js';
+export { compareEvals, compareTable, type CompareOptions, type CompareRow, type LabelledEval } from './compare.js';
