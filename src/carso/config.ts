@@ -37,6 +37,11 @@ export interface PurifierTrainConfig {
   betaSchedule: BetaSchedule;
   /** Free bits: KL floor per latent dimension, nats per image (0: off). */
   freeBits: number;
+  /**
+   * Weight γ of a classification term γ Σ CE(f(x̂), y): the frozen classifier's
+   * cross-entropy on the reconstructions, against the true labels (0: off, the paper).
+   */
+  classWeight: number;
   seed: number;
 }
 
@@ -56,6 +61,7 @@ export const PAPER_EXTRAS = {
   e2eSamples: 1,
   betaSchedule: 'reference',
   freeBits: 0,
+  classWeight: 0,
 } as const satisfies Partial<PurifierTrainConfig>;
 
 const NOMINAL = { weak: 4 / 255, strong: 8 / 255 };
@@ -137,6 +143,8 @@ export function purifierConfigErrors(c: PurifierTrainConfig): string[] {
   if (!BETA_SCHEDULES.includes(c.betaSchedule))
     errs.push(`beta schedule must be one of ${BETA_SCHEDULES.join(', ')}, got ${c.betaSchedule}`);
   if (!(c.freeBits >= 0 && Number.isFinite(c.freeBits))) errs.push(`free bits must be a finite number >= 0, got ${c.freeBits}`);
+  if (!(c.classWeight >= 0 && Number.isFinite(c.classWeight)))
+    errs.push(`class weight must be a finite number >= 0, got ${c.classWeight}`);
   for (const [k, v] of [
     ['eps weak', c.epsWeak],
     ['eps strong', c.epsStrong],

@@ -185,13 +185,30 @@ export function purifierLoss(
   x: Tensor,
   beta: number,
   freeBits = 0,
-): { loss: Tensor; bce: Tensor; kld: Tensor } {
+  classification?: ClassificationTerm,
+): { loss: Tensor; bce: Tensor; kld: Tensor; ce: Tensor | null } {
   return tidy(() => {
     const bce = out.xHat.binaryCrossEntropy(x, 'sum');
     const perDim = out.mu.square().add(out.logvar.exp()).sub(out.logvar).sub(1).mul(0.5); // [B, latent]
     const kld = perDim.sum();
     const B = out.mu.size(0);
     const penalised = freeBits > 0 ? perDim.mean([0]).clamp(freeBits, null).sum().mul(B) : kld;
-    return { loss: bce.add(penalised.mul(beta)), bce, kld };
+    const loss = bce.add(penalised.mul(beta));
+    if (classification === undefined || classification.weight === 0) return { loss, bce, kld, ce: null };
+    const ce = classification.classifier.forward(out.xHat).crossEntropy(classification.y, 'sum');
+    return { loss: loss.add(ce.mul(classification.weight)), bce, kld, ce };
   });
+}
+
+/**
+ * The optional classification term (not in the paper): γ Σ_b CE(f(x̂_b), y_b),
+ * the frozen classifier on the reconstructions. Why: BCE rewards pixels, not the
+ * class; an adversarial condition that makes the decoder draw a plausible image
+ * of another class costs little BCE but is exactly what the attacker wants.
+ */
+export interface ClassificationTerm {
+  classifier: Model;
+  /** int64 [B] true labels. */
+  y: Tensor;
+  weight: number;
 }

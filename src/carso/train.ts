@@ -51,6 +51,8 @@ export interface PurifierEpochMetrics {
   loss: number;
   bce: number;
   kld: number;
+  /** Per point: the classifier's CE on the reconstructions (only with a class weight). */
+  ce?: number;
   /** The KL weight (its mean over the epoch's batches under the 'scaled' schedule). */
   beta: number;
   lr: number;
@@ -103,7 +105,7 @@ export function trainPurifier(
   for (let epoch = start; epoch < c.epochs && epoch < (o.stopAfterEpoch ?? Infinity); epoch++) {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
-    const sums = { loss: 0, bce: 0, kld: 0, beta: 0, n: 0, batches: 0 };
+    const sums = { loss: 0, bce: 0, kld: 0, ce: 0, beta: 0, n: 0, batches: 0 };
     const bar = o.quiet ? null : new Progress(`purifier epoch ${epoch + 1}/${c.epochs}`, loader.length, { unit: 'batches' });
     carso.train();
     for (const b of loader) {
@@ -115,12 +117,14 @@ export function trainPurifier(
         const xTilde = adversarialBatch(classifier, b.x, b.y, split);
         carso.train();
         opt.zeroGrad();
-        const r = purifierLoss(carso.forwardTrain(xTilde), b.x, beta, c.freeBits);
+        const term = c.classWeight > 0 ? { classifier, y: b.y, weight: c.classWeight } : undefined;
+        const r = purifierLoss(carso.forwardTrain(xTilde), b.x, beta, c.freeBits, term);
         r.loss.backward();
         opt.step();
         sums.loss += r.loss.item();
         sums.bce += r.bce.item();
         sums.kld += r.kld.item();
+        sums.ce += r.ce?.item() ?? 0;
         sums.n += b.x.size(0);
         sums.beta += beta;
         sums.batches += 1;
@@ -138,6 +142,7 @@ export function trainPurifier(
       loss: sums.loss / n,
       bce: sums.bce / n,
       kld: sums.kld / n,
+      ...(c.classWeight > 0 ? { ce: sums.ce / n } : {}),
       beta: sums.beta / Math.max(1, sums.batches),
       lr,
       seconds: (performance.now() - t0) / 1000,
@@ -212,7 +217,7 @@ export function purifierCommand(
           `--e2e-step ${c.e2eStep} --e2e-loss ${c.e2eLoss} --e2e-samples ${c.e2eSamples}`,
         ]
       : []),
-    `--beta-schedule ${c.betaSchedule} --free-bits ${c.freeBits}`,
+    `--beta-schedule ${c.betaSchedule} --free-bits ${c.freeBits} --class-weight ${c.classWeight}`,
     `--seed ${c.seed} --threads 1 --out ${out}`,
   ].join(' ');
 }

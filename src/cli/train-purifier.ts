@@ -45,6 +45,7 @@ interface Flags {
   e2eSamples?: number;
   betaSchedule?: BetaSchedule;
   freeBits?: number;
+  classWeight?: number;
   seed: number;
   limit?: number;
   threads?: number;
@@ -81,6 +82,7 @@ function configOf(f: Flags): PurifierTrainConfig {
     e2eSamples: f.e2eSamples ?? d.e2eSamples,
     betaSchedule: f.betaSchedule ?? d.betaSchedule,
     freeBits: f.freeBits ?? d.freeBits,
+    classWeight: f.classWeight ?? d.classWeight,
     seed: f.seed,
   };
 }
@@ -144,6 +146,11 @@ export function registerTrainPurifier(program: Command): void {
       choice(BETA_SCHEDULES),
     )
     .option('--free-bits <nats>', 'KL floor per latent dimension, nats per image (0: off, the paper)', nonNegative)
+    .option(
+      '--class-weight <g>',
+      "weight of the frozen classifier's cross-entropy on the reconstructions, against the true labels (0: off, the paper)",
+      nonNegative,
+    )
     .option('--seed <n>', 'seed for the purifier init, shuffling and attacks', nonNegativeInt, 0)
     .option('--limit <n>', 'use only the first N training points', positiveInt)
     .option('--threads <n>', 'libtorch intra-op threads', positiveInt)

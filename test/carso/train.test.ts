@@ -279,6 +279,7 @@ test('end-to-end training: runs, and stop + resume reproduces the uninterrupted 
     e2eSamples: 2,
     betaSchedule: 'scaled',
     freeBits: 0.1,
+    classWeight: 0.1,
   };
   const go = (out: string, o: { stopAfterEpoch?: number; resume?: boolean } = {}): PurifierEpochMetrics[] => {
     const carso = tinyCarso(7);
@@ -291,7 +292,7 @@ test('end-to-end training: runs, and stop + resume reproduces the uninterrupted 
   };
   const whole = go(join(dir, 'e2e-whole'));
   assert.equal(whole.length, 3);
-  assert.ok(whole.every((m) => Number.isFinite(m.loss) && m.kld > 0));
+  assert.ok(whole.every((m) => Number.isFinite(m.loss) && m.kld > 0 && (m.ce ?? -1) > 0));
   go(join(dir, 'e2e-split'), { stopAfterEpoch: 1 });
   const resumed = go(join(dir, 'e2e-split'), { resume: true });
   const strip = (ms: PurifierEpochMetrics[]): Omit<PurifierEpochMetrics, 'seconds' | 'cpuSeconds'>[] =>
@@ -301,4 +302,30 @@ test('end-to-end training: runs, and stop + resume reproduces the uninterrupted 
   for (const [k, t] of a!) assert.deepEqual(b!.get(k)!.toArray(), t.toArray(), k);
   const card = JSON.parse(readFileSync(join(dir, 'e2e-whole', 'card.json'), 'utf8')) as { recipe: PurifierTrainConfig };
   assert.equal(card.recipe.e2eFraction, 0.25);
+});
+
+test('class weight: + gamma sum_b CE(f(x_hat_b), y_b), the gradient reaching the reconstructions', () => {
+  tidy(() => {
+    const xHat = tensor([0.2, 0.9, 0.6, 0.3], [2, 1, 1, 2]).requiresGrad_();
+    const out = { xHat, mu: tensor([0, 0], [2, 1]), logvar: tensor([0, 0], [2, 1]) };
+    const x = tensor([0, 1, 1, 0], [2, 1, 1, 2]);
+    // f(v) = v flattened: logits = the two pixels; CE_b = logsumexp(v_b) - v_b[y_b]
+    const f = { stochastic: false, forward: (v: Tensor): Tensor => v.reshape(v.size(0), -1) };
+    const y = tensor([1, 0], [2], 'int64');
+    const ce = [Math.log(Math.exp(0.2) + Math.exp(0.9)) - 0.9, Math.log(Math.exp(0.6) + Math.exp(0.3)) - 0.6];
+    const bce = -Math.log(0.8) - Math.log(0.9) - Math.log(0.6) - Math.log(0.7);
+    const r = purifierLoss(out, x, 1, 0, { classifier: f, y, weight: 0.5 });
+    checkTensor([r.ce!.item(), r.loss.item()], [ce[0]! + ce[1]!, bce + 0.5 * (ce[0]! + ce[1]!)], 'loss with class term', 1e-6);
+    // d/dv of 0.5 CE: 0.5 (softmax(v) - onehot(y)), plus the BCE part d/dp [-t log p - (1-t) log(1-p)]
+    const sm = (a: number, b: number): number => Math.exp(a) / (Math.exp(a) + Math.exp(b));
+    const dBce = (p: number, t: number): number => -t / p + (1 - t) / (1 - p);
+    const expected = [
+      0.5 * sm(0.2, 0.9) + dBce(0.2, 0),
+      0.5 * (sm(0.9, 0.2) - 1) + dBce(0.9, 1),
+      0.5 * (sm(0.6, 0.3) - 1) + dBce(0.6, 1),
+      0.5 * sm(0.3, 0.6) + dBce(0.3, 0),
+    ];
+    checkTensor(grad(r.loss, [xHat])[0]!.toArray(), expected, 'gradient', 1e-5);
+    assert.equal(purifierLoss(out, x, 1, 0).ce, null);
+  });
 });
