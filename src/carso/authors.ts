@@ -62,9 +62,14 @@ export function authorsFiles(path: string): AuthorsFiles | null {
 /** Each part's tensors, keyed as in carso's Purifier (the mapping table above). */
 export function readAuthorsPurifier(files: AuthorsFiles): Map<string, Tensor> {
   const all = new Map<string, Tensor>();
-  for (const part of AUTHORS_PARTS) {
-    const { tensors } = readSafetensors(files[part]);
-    for (const [k, t] of tensors) all.set(`${part}.${k}`, t);
+  try {
+    for (const part of AUTHORS_PARTS) {
+      const { tensors } = readSafetensors(files[part]);
+      for (const [k, t] of tensors) all.set(`${part}.${k}`, t);
+    }
+  } catch (err) {
+    disposeAll(all); // a corrupt second or third file frees what the first ones gave
+    throw err;
   }
   return all;
 }

@@ -151,7 +151,7 @@ export class Carso implements Model {
       const count = authorsTapCount(tensors);
       if (taps === null || taps.length !== count)
         throw new Error(
-          `${files.repr_compressors} has ${count} tap compressors; ${taps === null ? `a ${classifier.constructor.name} has no default taps` : `the classifier's default taps are ${taps.length}`}: pass the taps`,
+          `${files.repr_compressors} has ${count} tap compressors; ${taps === null ? `a ${classifier.constructor.name} has no default taps` : `${o.taps ? 'the taps given are' : "the classifier's default taps are"} ${taps.length}`}: pass the taps`,
         );
       const { samples, aggregation, rowsPerCall } = o;
       carso = new Carso(classifier, { samples, aggregation, rowsPerCall, geometry, taps, encoder: o.encoder ?? false });

@@ -5,7 +5,7 @@
 // fixture's narrow models.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad, tidy, zeros } from '../../src/tensor/index.js';
 import { readSafetensors } from '../../src/io/index.js';
@@ -119,6 +119,8 @@ test("the fixture's files, as the authors' scripts write them, load by file, by 
   assert.throws(() => Carso.load(shallow, files.base), /26 tap compressors; the classifier's default taps are 14: pass the taps/);
   const wide = new WideResNet({ depth: 28, width: f.width + 1 });
   assert.throws(() => Carso.load(wide, files.base), /shape mismatch for repr_compressors\.0\.0\.0\.weight/);
+  writeFileSync(`${files.base}_repr_fcn_compressor.safetensors`, 'not a safetensors file');
+  assert.throws(() => Carso.load(wrn, files.base), /_repr_fcn_compressor\.safetensors/);
   unlinkSync(`${files.base}_decoder.safetensors`);
   assert.throws(() => Carso.load(wrn, files.base + '_repr_compressors.safetensors'), /lacks .*_decoder\.safetensors/);
   for (const m of [wrn, generic, shallow, wide]) m.dispose();
