@@ -44,6 +44,24 @@ const infs = (t: Tensor): unknown[] => tidy(() => [t.eq(Infinity).toArray(), t.e
 /** t's finite entries (positions where `fin`), others zeroed: compare two such with the same mask. */
 const finite = (t: Tensor, fin: Tensor): Tensor => t.maskedFill(fin.logicalNot(), 0);
 
+/**
+ * actual = ref where ref (a float64 log(p / (1 - p)), as lexsemble and the prob ablation compute it) is
+ * finite. NOTE: that form has absolute error ~ ulp(1) / min(p, 1 - p) (p carries ulp(1) absolute
+ * error, the log amplifies it by 1 / (p (1 - p))); the bound is 8 such ulps plus 1e-12.
+ */
+function checkLogOdds(actual: Tensor, ref: Tensor, label: string): void {
+  tidy(() => {
+    const p = ref.sigmoid();
+    const bound = p
+      .minimum(p.rsub(1))
+      .reciprocal()
+      .mul(8 * 2 ** -52)
+      .add(1e-12);
+    const ok = actual.sub(ref).abs().le(bound).logicalOr(ref.isfinite().logicalNot());
+    assert.ok(ok.all().item(), label);
+  });
+}
+
 test("lexsemble: peel-reference = the authors' function in float32 (+-inf at the same places); stable peel = it where finite", () => {
   const f = readAuthorsFixture('lexsemble');
   for (const s of ['0.5', '2.0', '6.0']) {
@@ -51,27 +69,15 @@ test("lexsemble: peel-reference = the authors' function in float32 (+-inf at the
       const l32 = f.get(`lexsemble.${s}.f32.in`);
       const ref32 = f.get(`lexsemble.${s}.f32.out`);
       const ours = peelReference(l32);
-      // the same positions of +inf and -inf (the generator keeps every gap >= 5 ulp-safe from the thresholds)
+      // the same positions of +inf and -inf (the generator keeps only points whose gaps S_top - S_k are
+      // clear of both float32 thresholds, ~16.6 and ~104, by 4 or more: exp rounding cannot flip them)
       assert.deepEqual(infs(ours), infs(ref32), `scale ${s}: +inf and -inf positions`);
       const fin = ref32.isfinite();
       // NOTE: the same five float32 ops on 8 x 10 values (exp, sum, softmax, divide, log): a few ulps of
       // |out| + 1, the log's argument p / (1 - p) carrying a few ulps of relative error.
       compare(`lexsemble ${s} f32`, finite(ours, fin), finite(ref32, fin), 1e-5, 1e-5);
-      // float64: the stable form against lexsemble where lexsemble is finite. NOTE: lexsemble's
-      // log(p / (1 - p)) has absolute error ~ ulp(1) / min(p, 1 - p) (p carries ulp(1) absolute error);
-      // the bound below is 8 such ulps.
-      const ref64 = f.get(`lexsemble.${s}.f64.out`);
-      const fin64 = ref64.isfinite();
-      const p = ref64.sigmoid();
-      const bound = p
-        .minimum(p.rsub(1))
-        .reciprocal()
-        .mul(8 * 2 ** -52)
-        .add(1e-12);
-      const err = peel(f.get(`lexsemble.${s}.f64.in`))
-        .sub(ref64)
-        .abs();
-      assert.ok(err.le(bound).logicalOr(fin64.logicalNot()).all().item(), `scale ${s}: stable peel vs lexsemble (f64)`);
+      // float64: the stable form against lexsemble where lexsemble is finite
+      checkLogOdds(peel(f.get(`lexsemble.${s}.f64.in`)), f.get(`lexsemble.${s}.f64.out`), `scale ${s}: stable peel (f64)`);
       if (s === '6.0') assert.ok(!fin.all().item(), 'the largest scale saturates');
     });
   }
@@ -86,18 +92,8 @@ test("the ablations of tooling/aggregation.py: count exactly, logit, prob (carso
       compare(`count ${s}`, countVotes(l32), f.get(`count.${s}.f32.out`), 0);
       // NOTE: a mean of 8 float32 values: a few ulps of the largest
       compare(`logit ${s}`, logitMean(l32), f.get(`logit.${s}.f32.out`), 1e-6 * scale(f.get(`logit.${s}.f32.out`)));
-      // prob: theirs is log(r / (1 - r)) of r = mean sigmoid, ill-conditioned like lexsemble's (bound as above)
-      const ref64 = f.get(`prob.${s}.f64.out`);
-      const r = ref64.sigmoid();
-      const bound = r
-        .minimum(r.rsub(1))
-        .reciprocal()
-        .mul(8 * 2 ** -52)
-        .add(1e-12);
-      const err = probMean(f.get(`lexsemble.${s}.f64.in`))
-        .sub(ref64)
-        .abs();
-      assert.ok(err.le(bound).logicalOr(ref64.isfinite().logicalNot()).all().item(), `prob ${s} (f64)`);
+      // prob: theirs is log(r / (1 - r)) of r = mean sigmoid, ill-conditioned as lexsemble's
+      checkLogOdds(probMean(f.get(`lexsemble.${s}.f64.in`)), f.get(`prob.${s}.f64.out`), `prob ${s} (f64)`);
       assert.ok(probMean(l32).isfinite().all().item(), `prob ${s}: carso's form stays finite where theirs saturates`);
     });
   }
@@ -174,19 +170,26 @@ for (const g of ['cifar10', 'tiny'] as AuthorsGeometry[]) {
       const xr = x.detach().requiresGrad_();
       const [gx] = grad(carso.forwardWithLatents(xr, z).mul(w).sum(), [xr]);
       assert.ok(gx!.isfinite().all().item() && gx!.abs().max().item() > 0, 'finite, nonzero gradient');
-      // central differences along the 3 input coordinates of largest |gradient|. NOTE: one pixel at a time
-      // with h 1e-5: moving every pixel at once crosses LeakyReLU kinks (measured 1e-4 relative off);
-      // one pixel, 1e-8 to 6e-8 relative (truncation ~h^2 |f'''|, rounding ~1e-16 |f| / h)
+      // central differences along the input coordinates of largest |gradient|. NOTE: one pixel at a time
+      // with h 1e-5 (moving every pixel at once crosses LeakyReLU kinks: measured 1e-4 relative off);
+      // one pixel agrees to 1e-8..6e-8 relative (truncation ~h^2 |f'''|, rounding ~1e-16 |f| / h) unless
+      // a kink lies within h, which then shows as FD(h) != FD(h / 4): such a pixel is skipped.
       const ga = gx!.toFloat64Array();
-      const top = [...ga.keys()].sort((a, b) => Math.abs(ga[b]!) - Math.abs(ga[a]!)).slice(0, 3);
-      const h = 1e-5;
-      for (const i of top) {
+      const top = [...ga.keys()].sort((a, b) => Math.abs(ga[b]!) - Math.abs(ga[a]!)).slice(0, 4);
+      const fd = (i: number, h: number): number => {
         const e = new Float64Array(ga.length);
         e[i] = h;
         const v = tensor(e, x.shape, 'float64');
-        const fd = (fx(x.add(v)) - fx(x.sub(v))) / (2 * h);
-        assert.ok(Math.abs(fd - ga[i]!) <= 1e-6 * Math.abs(ga[i]!), `${g}: d/dx[${i}] ${ga[i]} vs finite differences ${fd}`);
+        return (fx(x.add(v)) - fx(x.sub(v))) / (2 * h);
+      };
+      let checked = 0;
+      for (const i of top) {
+        const [a, b] = [fd(i, 1e-5), fd(i, 2.5e-6)];
+        if (Math.abs(a - b) > 1e-6 * Math.abs(a)) continue; // a kink within h
+        checked += 1;
+        assert.ok(Math.abs(a - ga[i]!) <= 1e-6 * Math.abs(ga[i]!), `${g}: d/dx[${i}] ${ga[i]} vs finite differences ${a}`);
       }
+      assert.ok(checked >= 2, `${g}: only ${checked} of 4 pixels free of kinks within h`);
     });
     dispose();
   });
@@ -205,7 +208,8 @@ test("cifar10: one batch per epoch through train_a.py's loop, 7 steps: loss, lr,
   const target = f.get('train.target');
   const eps = f.get('train.eps'); // [steps, B, latent]
   const steps = eps.size(0);
-  const { opt, sched } = carsoTraining(carso.purifierParameters(), 200, data.size(0));
+  // the generator's learning-rate scale (a per-GPU batch of 4 / 16: see train_lr_batch in gen_authors.py)
+  const { opt, sched } = carsoTraining(carso.purifierParameters(), 200, Number(f.meta['train_lr_batch']));
   carso.train();
   const losses: number[][] = [];
   const lrs: number[] = [];
@@ -230,6 +234,7 @@ test("cifar10: one batch per epoch through train_a.py's loop, 7 steps: loss, lr,
     });
     sched.step();
   }
+  // NOTE: the schedule's closed form here, PyTorch's chainable LinearLR there: float64 rounding only
   compare('lr per step', tensor(lrs, [steps], 'float64'), f.get('train.lr'), 0, 1e-12);
   // NOTE: sums over 4 x 3 x 32 x 32 BCE terms and 4 x 128 KL terms (float32, pairwise): 1e-5 relative
   compare('loss, bce, kld per step', tensor(losses.flat(), [steps, 3], 'float64'), f.get('train.loss'), 0, 1e-5);
@@ -240,6 +245,8 @@ test("cifar10: one batch per epoch through train_a.py's loop, 7 steps: loss, lr,
       [names.length],
       'float64',
     );
+    // NOTE: 7 float32 steps from the same start; measured 2e-8 relative (the updates are ~1e-4 of the
+    // weights and agree to ~1e-5 of themselves): 1e-6 leaves margin for other kernels' gradients
     compare('norm of every parameter after the last step', norms, f.get('train.norms'), 0, 1e-6);
     for (const [key, ref] of [...f.group('train.after')]) {
       const name = key.replace(/\.sample$/, '');
@@ -249,9 +256,15 @@ test("cifar10: one batch per epoch through train_a.py's loop, 7 steps: loss, lr,
       // the update itself: compare (after - before), before being the fill (exact on both sides)
       const before = every(fillTensor(f.specs.find((s) => s[0] === name)!));
       const dRef = ref.reshape(-1).sub(before);
-      compare(`update of ${name}`, w.sub(before), dRef, 1e-3 * scale(dRef) + 1e-7 * scale(ref));
+      // NOTE: the update is known to the float32 rounding of the weights, applied 7 times (4 ulps of their
+      // scale, 2^-21), plus the gradients' float32 differences, which RAdam's m / sqrt(v) passes on
+      // relatively (1e-3 of the update's scale). Measured, here and under OPENBLAS_CORETYPE=Haswell and
+      // Prescott: at most 1 ulp of the weights (1.2e-7 on a BatchNorm weight near 1).
+      compare(`update of ${name}`, w.sub(before), dRef, 1e-3 * scale(dRef) + 2 ** -21 * scale(ref));
     }
     const bufs = new Map(carso.purifier.namedBuffers());
+    // NOTE: running statistics: momentum averages of batch means / unbiased variances over 4 rows,
+    // float32 (measured 7e-7 of scale): 1e-4 of scale
     for (const [key, ref] of [...f.group('train.buffer')]) compare(`buffer ${key}`, bufs.get(key)!, ref, 1e-4 * scale(ref));
   });
   opt.dispose();
