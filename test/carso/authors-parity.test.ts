@@ -240,8 +240,16 @@ test("cifar10: one batch per epoch through train_a.py's loop, 7 steps: loss, lr,
   }
   // NOTE: the schedule's closed form here, PyTorch's chainable LinearLR there: float64 rounding only
   compare('lr per step', tensor(lrs, [steps], 'float64'), f.get('train.lr'), 0, 1e-12);
-  // NOTE: sums over 4 x 3 x 32 x 32 BCE terms and 4 x 128 KL terms (float32, pairwise): 1e-5 relative
-  compare('loss, bce, kld per step', tensor(losses.flat(), [steps, 3], 'float64'), f.get('train.loss'), 0, 1e-5);
+  // NOTE (why the later steps get wider tolerances than step 0): BatchNorm on batch statistics over 4 rows
+  // divides by sqrt(batch variance + 1e-5), tiny for features the 4 inputs share, so float32 differences
+  // between OpenBLAS kernels (~1e-6 relative in the forward) grow ~100x per step along the trajectory.
+  // Measured against this fixture (made on AVX-512): the same kernel 1.2e-7 relative at every step;
+  // OPENBLAS_CORETYPE=Haswell 1e-5 at step 3, 2.3e-4 (loss) and 8e-4 (KL) at step 5.
+  // Step 0 (forward only): sums of 4 x 3 x 32 x 32 BCE and 4 x 128 KL terms, 1e-5 relative.
+  const stepTol = (k: number): number => (k === 0 ? 1e-5 : 1e-2);
+  const own0 = tensor(losses.flat(), [steps, 3], 'float64');
+  for (let k = 0; k < steps; k++)
+    compare(`loss, bce, kld at step ${k}`, own0.select(0, k), f.get('train.loss').select(0, k), 0, stepTol(k));
   const own = new Map(carso.purifier.namedParameters());
   tidy(() => {
     const norms = tensor(
@@ -249,9 +257,9 @@ test("cifar10: one batch per epoch through train_a.py's loop, 7 steps: loss, lr,
       [names.length],
       'float64',
     );
-    // NOTE: 7 float32 steps from the same start; measured 2e-8 relative (the updates are ~1e-4 of the
-    // weights and agree to ~1e-5 of themselves): 1e-6 leaves margin for other kernels' gradients
-    compare('norm of every parameter after the last step', norms, f.get('train.norms'), 0, 1e-6);
+    // NOTE: the updates are ~1e-4 of the weights; even 1% apart (the trajectory note above) they move the
+    // norms by 1e-6: measured 2e-8 relative on the same kernel
+    compare('norm of every parameter after the last step', norms, f.get('train.norms'), 0, 1e-5);
     for (const [key, ref] of [...f.group('train.after')]) {
       const name = key.replace(/\.sample$/, '');
       const stride = name === 'repr_fcn_compressor.1.0.weight' ? 997 : name === 'joint_fcn_compressor.1.0.weight' ? 13 : 1;
@@ -261,15 +269,15 @@ test("cifar10: one batch per epoch through train_a.py's loop, 7 steps: loss, lr,
       const before = every(fillTensor(f.specs.find((s) => s[0] === name)!));
       const dRef = ref.reshape(-1).sub(before);
       // NOTE: the update is known to the float32 rounding of the weights, applied 7 times (4 ulps of their
-      // scale, 2^-21), plus the gradients' float32 differences, which RAdam's m / sqrt(v) passes on
-      // relatively (1e-3 of the update's scale). Measured, here and under OPENBLAS_CORETYPE=Haswell and
-      // Prescott: at most 1 ulp of the weights (1.2e-7 on a BatchNorm weight near 1).
-      compare(`update of ${name}`, w.sub(before), dRef, 1e-3 * scale(dRef) + 2 ** -21 * scale(ref));
+      // scale, 2^-21), plus the trajectory's growth of kernel differences (note above), which RAdam passes
+      // on relatively: 5% of the update's scale, still far below what a wrong Lookahead alpha or k or RAdam
+      // rectification would change (the whole update). Measured on the same kernel: 1 ulp of the weights.
+      compare(`update of ${name}`, w.sub(before), dRef, 5e-2 * scale(dRef) + 2 ** -21 * scale(ref));
     }
     const bufs = new Map(carso.purifier.namedBuffers());
-    // NOTE: running statistics: momentum averages of batch means / unbiased variances over 4 rows,
-    // float32 (measured 7e-7 of scale): 1e-4 of scale
-    for (const [key, ref] of [...f.group('train.buffer')]) compare(`buffer ${key}`, bufs.get(key)!, ref, 1e-4 * scale(ref));
+    // NOTE: running statistics: momentum averages of batch means / unbiased variances over 4 rows along the
+    // same trajectory (measured 4e-6 of scale on the same kernel): 1e-2 of scale
+    for (const [key, ref] of [...f.group('train.buffer')]) compare(`buffer ${key}`, bufs.get(key)!, ref, 1e-2 * scale(ref));
   });
   opt.dispose();
   dispose();
