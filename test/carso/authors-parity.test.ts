@@ -257,8 +257,8 @@ test("cifar10: one batch per epoch through train_a.py's loop, 7 steps: loss, lr,
       [names.length],
       'float64',
     );
-    // NOTE: the updates are ~1e-4 of the weights; even 1% apart (the trajectory note above) they move the
-    // norms by 1e-6: measured 2e-8 relative on the same kernel
+    // NOTE: the updates are ~1e-4 of the weights; even 5% apart (the trajectory note above) they move the
+    // norms by 5e-6: measured 2e-8 relative on the same kernel, 6e-8 under Haswell
     compare('norm of every parameter after the last step', norms, f.get('train.norms'), 0, 1e-5);
     for (const [key, ref] of [...f.group('train.after')]) {
       const name = key.replace(/\.sample$/, '');
@@ -270,13 +270,14 @@ test("cifar10: one batch per epoch through train_a.py's loop, 7 steps: loss, lr,
       const dRef = ref.reshape(-1).sub(before);
       // NOTE: the update is known to the float32 rounding of the weights, applied 7 times (4 ulps of their
       // scale, 2^-21), plus the trajectory's growth of kernel differences (note above), which RAdam passes
-      // on relatively: 5% of the update's scale, still far below what a wrong Lookahead alpha or k or RAdam
-      // rectification would change (the whole update). Measured on the same kernel: 1 ulp of the weights.
-      compare(`update of ${name}`, w.sub(before), dRef, 5e-2 * scale(dRef) + 2 ** -21 * scale(ref));
+      // on: measured 1 ulp of the weights on the same kernel, up to 4.5% of the update's scale under
+      // OPENBLAS_CORETYPE=Haswell. 20% of it still fails a wrong Lookahead alpha or k or RAdam step
+      // (each changes the whole update).
+      compare(`update of ${name}`, w.sub(before), dRef, 0.2 * scale(dRef) + 2 ** -21 * scale(ref));
     }
     const bufs = new Map(carso.purifier.namedBuffers());
     // NOTE: running statistics: momentum averages of batch means / unbiased variances over 4 rows along the
-    // same trajectory (measured 4e-6 of scale on the same kernel): 1e-2 of scale
+    // same trajectory (measured 4e-6 of scale on the same kernel, 9e-4 under Haswell): 1e-2 of scale
     for (const [key, ref] of [...f.group('train.buffer')]) compare(`buffer ${key}`, bufs.get(key)!, ref, 1e-2 * scale(ref));
   });
   opt.dispose();
