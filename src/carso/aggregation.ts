@@ -6,6 +6,7 @@
 //                    the "doubly exponential" rule; argmax out = argmax S
 //   logit            mean_i l_ik
 //   prob             logit(mean_i sigmoid(l_ik))
+//   count            sum_i floor(l_ik / max_j l_ij)  (the reference's vote-count ablation)
 //
 // `peel-reference` is lexsemble op for op: log(p / (1 - p)) of softmax(exp(l).sum(0)).
 // It saturates in float32 (p rounds to 1 once S_top - S_second >~ 17, to 0 once
@@ -19,8 +20,8 @@
 //     peel(l)  // l: [8, B, 10] logits of 8 reconstructions -> [B, 10]
 import { arange, op, tidy, type Tensor } from '../tensor/index.js';
 
-export type Aggregation = 'peel' | 'peel-reference' | 'logit' | 'prob';
-export const AGGREGATIONS: readonly Aggregation[] = ['peel', 'peel-reference', 'logit', 'prob'];
+export type Aggregation = 'peel' | 'peel-reference' | 'logit' | 'prob' | 'count';
+export const AGGREGATIONS: readonly Aggregation[] = ['peel', 'peel-reference', 'logit', 'prob', 'count'];
 
 const logSigmoid = op('log_sigmoid');
 
@@ -82,11 +83,28 @@ export function probMean(l: Tensor): Tensor {
   return tidy(() => logSigmoid.t(l).logsumexp(0).sub(logSigmoid.t(l.neg()).logsumexp(0)));
 }
 
+/**
+ * The `count` ablation (the reference's carsoeval_*_agg.sh for CIFAR), op for op:
+ * sum_i floor(l_ik / max_j l_ij). NOTE: a vote count (1 for each sample's top class, 0 elsewhere)
+ * only when every logit is positive; otherwise other integers enter (floor of a ratio of negative
+ * or mixed-sign logits), as in the reference. Piecewise constant: zero input gradient.
+ */
+export function countVotes(l: Tensor): Tensor {
+  checkRank(l, 'countVotes');
+  return tidy(() =>
+    l
+      .div(l.amax([2], true))
+      .floor()
+      .sum(0),
+  );
+}
+
 const FUNCTIONS: Record<Aggregation, (l: Tensor) => Tensor> = {
   peel,
   'peel-reference': peelReference,
   logit: logitMean,
   prob: probMean,
+  count: countVotes,
 };
 
 /** l: [N, B, K] -> [B, K] by the named rule. */

@@ -18,7 +18,16 @@ import type { Model } from '../attacks/types.js';
 import { normalizeInput } from '../models/normalize.js';
 import { aggregate, type Aggregation } from './aggregation.js';
 import { reparameterize } from './cvae.js';
-import type { CarsoGeometry } from './geometry.js';
+import { defaultTapNames, type CarsoGeometry } from './geometry.js';
+import {
+  authorsFiles,
+  authorsGeometry,
+  authorsTapCount,
+  disposeAll,
+  loadAuthorsTensors,
+  readAuthorsPurifier,
+  type AuthorsFiles,
+} from './authors.js';
 import { Purifier, loadPurifier, purifierInfo } from './purifier.js';
 import { Taps } from './taps.js';
 
@@ -40,6 +49,16 @@ export interface CarsoOptions {
    * caches. Raise it on a GPU, where a few large calls beat many small ones.
    */
   rowsPerCall?: number;
+}
+
+/** Carso.load's options; geometry, taps and encoder matter only for the authors' files (authors.ts). */
+export interface CarsoLoadOptions extends Pick<CarsoOptions, 'samples' | 'aggregation' | 'rowsPerCall'> {
+  /** The geometry, when the shapes and the classifier's normalisation do not settle it. */
+  geometry?: CarsoGeometry;
+  /** The tapped modules (default defaultTapNames(classifier): a WideResNet's 26 convs). */
+  taps?: readonly string[];
+  /** Also build the encoder, which the authors do not save (untrained; default false). */
+  encoder?: boolean;
 }
 
 export interface TrainOutput {
@@ -84,16 +103,31 @@ export class Carso implements Model {
   }
 
   /**
-   * A CARSO whose purifier is read from a file written by savePurifier / train-purifier
-   * (geometry and tap names from its metadata; the file is read once), in eval mode.
+   * A CARSO whose purifier is read from `path`, in eval mode: a file written by savePurifier /
+   * train-purifier (geometry and tap names from its metadata; read once), or the CARSO authors'
+   * three files (one of them, their common prefix, or their folder; authors.ts), whose geometry
+   * is inferred from the shapes and whose taps are the classifier's default ones.
    */
-  static load(classifier: Module, path: string, o: Pick<CarsoOptions, 'samples' | 'aggregation' | 'rowsPerCall'> = {}): Carso {
+  static load(classifier: Module, path: string, o: CarsoLoadOptions = {}): Carso {
+    const authors = authorsFiles(path);
+    return authors === null ? Carso.loadOwn(classifier, path, o) : Carso.loadAuthors(classifier, authors, o);
+  }
+
+  private static loadOwn(classifier: Module, path: string, o: CarsoLoadOptions): Carso {
     const content = readSafetensors(path);
     let carso: Carso | undefined;
     try {
       const info = purifierInfo(path, content.metadata);
       if (info.taps === null) throw new Error(`${path} does not name its taps`);
-      carso = new Carso(classifier, { ...o, geometry: info.geometry, taps: info.taps, encoder: info.encoder });
+      const { samples, aggregation, rowsPerCall } = o;
+      carso = new Carso(classifier, {
+        samples,
+        aggregation,
+        rowsPerCall,
+        geometry: info.geometry,
+        taps: info.taps,
+        encoder: info.encoder,
+      });
       if (JSON.stringify(carso.purifier.tapShapes) !== JSON.stringify(info.tapShapes))
         throw new Error(
           `${path}: taps of [${info.tapShapes.join('], [')}], this classifier gives [${carso.purifier.tapShapes.join('], [')}]`,
@@ -105,6 +139,29 @@ export class Carso implements Model {
     }
     loadPurifier(path, carso.purifier, content);
     // a loaded purifier is for inference: BatchNorms on their running statistics
+    return carso.eval();
+  }
+
+  private static loadAuthors(classifier: Module, files: AuthorsFiles, o: CarsoLoadOptions): Carso {
+    const tensors = readAuthorsPurifier(files);
+    let carso: Carso | undefined;
+    try {
+      const geometry = o.geometry ?? authorsGeometry(tensors, classifier);
+      const taps = o.taps ?? defaultTapNames(classifier);
+      const count = authorsTapCount(tensors);
+      if (taps === null || taps.length !== count)
+        throw new Error(
+          `${files.repr_compressors} has ${count} tap compressors; ${taps === null ? `a ${classifier.constructor.name} has no default taps` : `${o.taps ? 'the taps given are' : "the classifier's default taps are"} ${taps.length}`}: pass the taps`,
+        );
+      const { samples, aggregation, rowsPerCall } = o;
+      carso = new Carso(classifier, { samples, aggregation, rowsPerCall, geometry, taps, encoder: o.encoder ?? false });
+      loadAuthorsTensors(files, tensors, carso.purifier);
+    } catch (err) {
+      carso?.dispose();
+      throw new Error(`Carso.load: ${(err as Error).message}`, { cause: err });
+    } finally {
+      disposeAll(tensors);
+    }
     return carso.eval();
   }
 

@@ -33,6 +33,17 @@ export {
   type PurifierFileInfo,
 } from './purifier.js';
 export {
+  AUTHORS_PARTS,
+  authorsFiles,
+  authorsGeometry,
+  authorsTapCount,
+  readAuthorsPurifier,
+  loadAuthorsTensors,
+  saveAuthorsPurifier,
+  type AuthorsFiles,
+  type AuthorsPart,
+} from './authors.js';
+export {
   AGGREGATIONS,
   PEEL_LOG_CAP,
   aggregate,
@@ -40,9 +51,10 @@ export {
   peelReference,
   logitMean,
   probMean,
+  countVotes,
   type Aggregation,
 } from './aggregation.js';
-export { Carso, type CarsoOptions, type TrainOutput } from './carso.js';
+export { Carso, type CarsoOptions, type CarsoLoadOptions, type TrainOutput } from './carso.js';
 export {
   adversarialBatch,
   batchLayout,

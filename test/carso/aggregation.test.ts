@@ -113,6 +113,6 @@ test('logit = mean of logits; prob = logit(mean sigmoid) as the reference, finit
     const big = tensor([40, -40, 30, -30], [2, 1, 2]);
     assert.ok(probMean(big).isfinite().all().item() === 1);
     checkTensor(aggregate(l, 'logit'), logitMean(l), 'by name', 0, 0);
-    assert.throws(() => aggregate(l, 'count' as never), /unknown aggregation 'count'/);
+    assert.throws(() => aggregate(l, 'votes' as never), /unknown aggregation 'votes'/);
   });
 });
