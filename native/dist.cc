@@ -42,6 +42,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -84,9 +85,11 @@ void finish(Group& g, const c10::intrusive_ptr<c10d::Work>& work, const std::str
   } catch (const std::exception& e) {
     g.broken = what + ": " + e.what();
   }
-  if (!g.broken.empty())
-    throw std::runtime_error(g.broken + " (a peer exited, crashed or did not reach this collective within " +
-                             std::to_string(g.timeout.count() / 1000.0) + " s)");
+  if (!g.broken.empty()) {
+    std::ostringstream s;
+    s << g.broken << " (a peer exited, crashed or did not reach this collective within " << g.timeout.count() / 1000.0 << " s)";
+    throw std::runtime_error(s.str());
+  }
 }
 
 void checkUsable(const Group& g) {

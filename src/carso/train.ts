@@ -22,6 +22,8 @@ import type { Carso } from './carso.js';
 import { purifierConfigErrors, type PurifierTrainConfig } from './config.js';
 import { adversarialBatch, betaAt, chunkSize, purifierLoss } from './objective.js';
 import { savePurifier } from './purifier.js';
+import type { ProcessGroup } from '../dist/group.js';
+import { TrainingRank } from '../dist/train.js';
 
 export interface PurifierTrainOptions {
   /** Output folder: checkpoint.safetensors, metrics.jsonl, purifier.safetensors. */
@@ -33,6 +35,8 @@ export interface PurifierTrainOptions {
   /** Also save the encoder in purifier.safetensors (default false, as the reference). */
   saveEncoder?: boolean;
   quiet?: boolean;
+  /** Data-parallel on this group (every rank calls trainPurifier alike; src/dist/train.ts). */
+  dist?: ProcessGroup | null;
 }
 
 export interface PurifierEpochMetrics {
@@ -71,8 +75,12 @@ export function trainPurifier(
   mkdirSync(o.out, { recursive: true });
   manualSeed(c.seed);
   const device = carso.purifierParameters()[0]!.device;
+  // NOTE: the loss sums over the batch, so the ranks' gradients are summed, not averaged (src/dist/train.ts).
+  const dp = new TrainingRank(o.dist, carso.purifier, 'sum');
+  const quiet = o.quiet === true || !dp.writes;
+  const shard = dp.shard(c.batchSize);
   // NOTE: dropLast: a last batch of a few rows would give noisy BatchNorm statistics (the reference keeps it).
-  const loader = new DataLoader(ds, { batchSize: c.batchSize, shuffle: true, seed: c.seed, dropLast: true, device });
+  const loader = new DataLoader(ds, { batchSize: c.batchSize, shuffle: true, seed: c.seed, dropLast: true, device, shard });
   const { opt, sched } = carsoTraining(carso.purifierParameters(), c.epochs, c.batchSize);
   const ckpt = join(o.out, 'checkpoint.safetensors');
   let metrics: PurifierEpochMetrics[] = [];
@@ -97,7 +105,8 @@ export function trainPurifier(
     const t0 = performance.now();
     const beta = betaAt(epoch, c.epochs);
     const sums = { loss: 0, bce: 0, kld: 0, n: 0 };
-    const bar = o.quiet ? null : new Progress(`purifier epoch ${epoch + 1}/${c.epochs}`, loader.length, { unit: 'batches' });
+    dp.startEpoch(c.seed, epoch);
+    const bar = quiet ? null : new Progress(`purifier epoch ${epoch + 1}/${c.epochs}`, loader.length, { unit: 'batches' });
     carso.train();
     for (const b of loader) {
       tidy(() => {
@@ -105,6 +114,7 @@ export function trainPurifier(
         opt.zeroGrad();
         const r = purifierLoss(carso.forwardTrain(xTilde), b.x, beta);
         r.loss.backward();
+        dp.afterBackward();
         opt.step();
         sums.loss += r.loss.item();
         sums.bce += r.bce.item();
@@ -116,6 +126,7 @@ export function trainPurifier(
       bar?.tick(1, `loss/pt ${(sums.loss / sums.n).toFixed(2)}`);
     }
     bar?.finish();
+    [sums.loss, sums.bce, sums.kld, sums.n] = dp.totals([sums.loss, sums.bce, sums.kld, sums.n]);
     const lr = sched.lastLr()[0]!;
     sched.step();
     const n = Math.max(1, sums.n);
@@ -129,14 +140,16 @@ export function trainPurifier(
       seconds: (performance.now() - t0) / 1000,
     };
     metrics.push(line);
-    if (!o.quiet) console.error(JSON.stringify(line));
+    if (!quiet) console.error(JSON.stringify(line));
+    if (!dp.writes) continue;
     const state: RunState = { epoch: epoch + 1, loader: loader.state(), schedule: sched.stateDict(), metrics, config: c };
     saveCheckpoint<RunState>(ckpt, { model: carso.purifier, optimizer: opt, state });
     writeFileAtomic(join(o.out, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m)).join('\n') + '\n');
   }
   const finished = metrics.length >= c.epochs;
-  if (finished) {
-    opt.loadSlowWeights();
+  dp.release();
+  if (finished) opt.loadSlowWeights();
+  if (finished && dp.writes) {
     savePurifier(join(o.out, 'purifier.safetensors'), carso.purifier, {
       encoder: o.saveEncoder ?? false,
       taps: carso.tapNames,
@@ -145,7 +158,7 @@ export function trainPurifier(
   }
   opt.dispose();
   carso.eval();
-  if (finished) writePurifierCard(o.out, c, carso.tapNames, metrics);
+  if (finished && dp.writes) writePurifierCard(o.out, c, carso.tapNames, metrics);
   return { metrics, finished };
 }
 

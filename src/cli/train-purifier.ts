@@ -13,8 +13,9 @@ import { Carso } from '../carso/carso.js';
 import { GEOMETRIES, defaultTapNames } from '../carso/geometry.js';
 import { purifierConfigErrors, purifierDefaults, type PurifierTrainConfig } from '../carso/config.js';
 import { trainPurifier } from '../carso/train.js';
+import { addDistOptions, joinGroup, type DistFlags } from './dist.js';
 
-interface Flags {
+interface Flags extends DistFlags {
   dataset: DatasetName;
   dataDir?: string;
   classifier?: string;
@@ -59,8 +60,7 @@ function configOf(f: Flags): PurifierTrainConfig {
 }
 
 export function registerTrainPurifier(program: Command): void {
-  program
-    .command('train-purifier')
+  addDistOptions(program.command('train-purifier'))
     .description("train CARSO's purifier (compressors, cVAE) on a frozen classifier, as the TMLR reference")
     .option('--dataset <name>', `dataset (${DATASET_NAMES.join(', ')})`, choice(DATASET_NAMES), 'fashion-mnist')
     .option('--data-dir <dir>', 'dataset folder (default: the standard location)')
@@ -109,7 +109,10 @@ export function registerTrainPurifier(program: Command): void {
         classifier.toDevice(device);
         carso.purifier.toDevice(device);
       }
-      const r = trainPurifier(carso, ds, config, { out: f.out, resume: !!f.resume, saveEncoder: !!f.saveEncoder });
+      const dist = joinGroup(f);
+      const r = trainPurifier(carso, ds, config, { out: f.out, resume: !!f.resume, saveEncoder: !!f.saveEncoder, dist });
+      dist?.destroy();
+      if (dist !== null && dist.rank !== 0) return; // rank 0 reports
       const last = r.metrics[r.metrics.length - 1];
       console.log(
         JSON.stringify(
