@@ -19,7 +19,7 @@ import { loadModule } from '../../../src/io/index.js';
 import { loadDataset, makeBatch } from '../../../src/data/index.js';
 import { range } from '../../../src/eval/accuracy.js';
 import { SHIPPED_CLASSIFIER, SHIPPED_PURIFIER } from '../../../src/cli/eval.js';
-import { tinyCarso, TINY_CLASSES, TINY_GEOMETRY } from '../../carso/tiny.js';
+import { TINY_CLASSES, TINY_EVAL, tinyEvalCarso, withoutTimings } from '../../carso/tiny.js';
 
 const [what, out, file] = process.argv.slice(2) as [string, string, string];
 setNumThreads(1);
@@ -39,9 +39,6 @@ const write = (v: unknown): void => {
   if ((group?.rank ?? 0) === 0) writeFileSync(file, JSON.stringify(v));
 };
 
-// the tiny CARSO of test/carso/evaluate.test.ts, with a narrow decoder and 2 samples
-const carso = (): ReturnType<typeof tinyCarso> =>
-  tinyCarso(1, { samples: 2, geometry: { ...TINY_GEOMETRY, decoderChannels: [8, 8, 4, 4, 2] } });
 manualSeed(5);
 const x = keep(rand([6, 1, 12, 12]));
 const y = keep(randint(0, TINY_CLASSES, [6]));
@@ -68,28 +65,8 @@ if (what === 'aa-standard') {
   const o: AutoAttackOptions = { norm: 'Linf', eps: 0.2, version: 'rand', batchSize: 2, overrides };
   write(comparable(runAutoAttack(c, b.x, b.y, { ...o, statePath: join(out, 'state.safetensors'), ...quiet, onEvent, shards })));
 } else {
-  const c = carso();
-  const r = evaluateCarso(c.classifier, c, x, y, {
-    eps: 0.1,
-    seed: 0,
-    protocol: 'strict',
-    finalEvals: 4,
-    batchSize: 2,
-    out,
-    dataset: 'tiny',
-    first: 0,
-    pgdEotPoints: 3,
-    eotPoints: 2,
-    gridPoints: 2,
-    budget: { apgdIters: 10, eot: 3, pgdEotSteps: 10, highEpsSteps: 5, highEpsEot: 2, squareQueries: 50, eotConvergenceIters: 5 },
-    onEvent,
-    ...quiet,
-    shards,
-  });
-  write({
-    ...r,
-    seconds: 0,
-    entries: r.entries.map((e) => ({ ...e, seconds: 0, perAttack: e.perAttack?.map((a) => ({ ...a, seconds: 0 })) })),
-  });
+  const c = tinyEvalCarso();
+  const r = evaluateCarso(c.classifier, c, x, y, { ...TINY_EVAL, batchSize: 2, out, onEvent, ...quiet, shards });
+  write(withoutTimings(r));
 }
 group?.destroy();
