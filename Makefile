@@ -75,6 +75,7 @@ bench: build
 	node --import tsx bench/train.ts
 	node --import tsx bench/memory.ts
 	node --import tsx bench/carso.ts
+	node --import tsx bench/dist.ts
 
 lint: deps
 	npx eslint src test bench

@@ -78,7 +78,8 @@ const ALL: Workload[] = [
     args: (out) =>
       ['train', '--model', 'fmnist-cnn', '--method', 'pgd-at', '--steps', '3', '--eps', '0.1', '--optimizer', 'adam'].concat(
         ['--lr', '0.002', '--weight-decay', '0', '--epochs', '1', '--batch-size', String(opts['train-batch'])],
-        ['--limit', String(opts['train-batch'] * opts['train-steps']), '--val-size', '0', '--test-points', '16'],
+        ['--limit', String(opts['train-batch'] * opts['train-steps']), '--val-size', '0', '--val-pgd-size', '0'],
+        ['--test-points', '16'],
         ['--threads', '1', '--out', out],
       ),
     seconds: (out) => (lines(join(out, 'metrics.jsonl'))[0] as { seconds: number }).seconds,

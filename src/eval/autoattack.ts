@@ -20,6 +20,8 @@
 // re-checked against the threat model (checks.ts `checkAdversarial`) before it
 // counts, NaN/Inf gradients are counted per point and reported, and the state
 // is saved after every batch so an interrupted run resumes to the same result.
+// With `shards` (src/dist/cascade.ts) the batches are spread over the ranks of
+// a process group, with the same result (see CascadeShards).
 //
 //     const r = runAutoAttack(model, x, y, { norm: 'Linf', eps: 8 / 255, statePath: 'aa.state' });
 //     console.log(r.robust.accuracy, r.perAttack.map((a) => [a.name, a.robustAccuracy]));
