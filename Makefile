@@ -12,12 +12,16 @@ else
   TORCH_INC := -I$(LIBTORCH)/include -I$(LIBTORCH)/include/torch/csrc/api/include
   TORCH_LIB := -L$(LIBTORCH)/lib -Wl,-rpath,$(LIBTORCH)/lib
 endif
+# native/dist.cc (c10d): Gloo comes with libtorch_cpu (its headers: Debian libgloo-dev);
+# NCCL only when the libtorch given is a CUDA build. All distributed flags are here.
+DIST_FLAGS := $(if $(and $(LIBTORCH),$(wildcard $(LIBTORCH)/lib/libtorch_cuda.so)),-DCARSO_WITH_NCCL,)
 NODE_INC ?= /usr/include/node
 ADDON := build/Release/carso.node
 NATIVE_SRC := $(wildcard native/*.cc)
 CXXFLAGS := -std=c++17 -O2 -fPIC -Wall -Wno-unused-parameter -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS
 # chromium: the headless browser of the report test (test/eval/report.browser.test.ts)
-DEB_PACKAGES := libtorch-dev libopenblas0-pthread dataset-fashion-mnist python3-torch chromium
+# libgloo-dev: the headers native/dist.cc's c10d ProcessGroupGloo needs (python3-torch also gives torchrun)
+DEB_PACKAGES := libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist python3-torch chromium
 
 .PHONY: all setup deps build addon ts test demo bench lint format clean
 
@@ -43,7 +47,7 @@ addon: $(ADDON)
 
 $(ADDON): $(NATIVE_SRC) native/carso.h node_modules/.package-lock.json
 	@mkdir -p $(dir $@)
-	g++ $(CXXFLAGS) -I$(NODE_INC) -Inode_modules/node-addon-api $(TORCH_INC) \
+	g++ $(CXXFLAGS) $(DIST_FLAGS) -I$(NODE_INC) -Inode_modules/node-addon-api $(TORCH_INC) \
 	  -shared -o $@.tmp $(NATIVE_SRC) $(TORCH_LIB) -ltorch -ltorch_cpu -lc10
 	@# a new file renamed over the old: a running process keeps its mapped copy intact
 	mv -f $@.tmp $@
@@ -71,6 +75,7 @@ bench: build
 	node --import tsx bench/train.ts
 	node --import tsx bench/memory.ts
 	node --import tsx bench/carso.ts
+	node --import tsx bench/dist.ts
 
 lint: deps
 	npx eslint src test bench

@@ -34,7 +34,7 @@ import type { AttackOptions } from '../attacks/registry.js';
 import { readSafetensors, writeSafetensors } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import { manualSeed, noGrad, tidy, type Tensor } from '../tensor/index.js';
-import { runAttacks, runAutoAttack, type AutoAttackResult, type CascadeEvent } from '../eval/autoattack.js';
+import { runAttacks, runAutoAttack, type AutoAttackResult, type CascadeEvent, type CascadeShards } from '../eval/autoattack.js';
 import type { CheckWarning } from '../eval/checks.js';
 import * as diag from '../eval/diagnostics.js';
 import { finalEvaluation } from '../eval/final.js';
@@ -77,6 +77,8 @@ export interface CarsoEvalOptions {
   /** Skip stages by name (e.g. 'carso-pgd-eot' for a quick run). */
   skip?: readonly string[];
   onStage?: (name: string, resumed: boolean) => void;
+  /** Spread every attack cascade's batches over ranks (src/dist/cascade.ts); the rest runs on each rank alike. */
+  shards?: CascadeShards;
   onEvent?: (e: CascadeEvent) => void;
   onWarning?: (w: CheckWarning) => void;
 }
@@ -223,7 +225,15 @@ export function evaluateCarso(classifier: Module, carso: Carso, x: Tensor, y: Te
     const s = performance.now();
     return () => (performance.now() - s) / 1000;
   };
-  const cascadeOpts = { norm: 'Linf' as const, eps: o.eps, seed: o.seed, batchSize: bs, onEvent: o.onEvent, onWarning };
+  const cascadeOpts = {
+    norm: 'Linf' as const,
+    eps: o.eps,
+    seed: o.seed,
+    batchSize: bs,
+    onEvent: o.onEvent,
+    onWarning,
+    shards: o.shards,
+  };
 
   // --- the classifier
   const clfClean = stage('classifier-clean', () => {

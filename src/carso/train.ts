@@ -30,6 +30,8 @@ import {
   type AdversarialSplit,
 } from './objective.js';
 import { savePurifier } from './purifier.js';
+import type { ProcessGroup } from '../dist/group.js';
+import { TrainingRank } from '../dist/train.js';
 
 export interface PurifierTrainOptions {
   /** Output folder: checkpoint.safetensors, metrics.jsonl, purifier.safetensors. */
@@ -43,6 +45,8 @@ export interface PurifierTrainOptions {
   quiet?: boolean;
   /** Extra card.json fields (e.g. the command and the classifier's weights). */
   card?: Record<string, unknown>;
+  /** Data-parallel on this group (every rank calls trainPurifier alike; src/dist/train.ts). */
+  dist?: ProcessGroup | null;
 }
 
 export interface PurifierEpochMetrics {
@@ -86,8 +90,12 @@ export function trainPurifier(
   mkdirSync(o.out, { recursive: true });
   manualSeed(c.seed);
   const device = carso.purifierParameters()[0]!.device;
+  // NOTE: the loss sums over the batch, so the ranks' gradients are summed, not averaged (src/dist/train.ts).
+  const dp = new TrainingRank(o.dist, carso.purifier, 'sum');
+  const quiet = o.quiet === true || !dp.writes;
+  const shard = dp.shard(c.batchSize);
   // NOTE: dropLast: a last batch of a few rows would give noisy BatchNorm statistics (the reference keeps it).
-  const loader = new DataLoader(ds, { batchSize: c.batchSize, shuffle: true, seed: c.seed, dropLast: true, device });
+  const loader = new DataLoader(ds, { batchSize: c.batchSize, shuffle: true, seed: c.seed, dropLast: true, device, shard });
   const { opt, sched } = carsoTraining(carso.purifierParameters(), c.epochs, c.batchSize);
   const ckpt = join(o.out, 'checkpoint.safetensors');
   let metrics: PurifierEpochMetrics[] = [];
@@ -106,7 +114,8 @@ export function trainPurifier(
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const sums = { loss: 0, bce: 0, kld: 0, ce: 0, beta: 0, n: 0, batches: 0 };
-    const bar = o.quiet ? null : new Progress(`purifier epoch ${epoch + 1}/${c.epochs}`, loader.length, { unit: 'batches' });
+    dp.startEpoch(c.seed, epoch);
+    const bar = quiet ? null : new Progress(`purifier epoch ${epoch + 1}/${c.epochs}`, loader.length, { unit: 'batches' });
     carso.train();
     for (const b of loader) {
       const beta =
@@ -120,6 +129,7 @@ export function trainPurifier(
         const term = c.classWeight > 0 ? { classifier, y: b.y, weight: c.classWeight } : undefined;
         const r = purifierLoss(carso.forwardTrain(xTilde), b.x, beta, c.freeBits, term);
         r.loss.backward();
+        dp.afterBackward();
         opt.step();
         sums.loss += r.loss.item();
         sums.bce += r.bce.item();
@@ -134,6 +144,7 @@ export function trainPurifier(
       bar?.tick(1, `loss/pt ${(sums.loss / sums.n).toFixed(2)}`);
     }
     bar?.finish();
+    [sums.loss, sums.bce, sums.kld, sums.n] = dp.totals([sums.loss, sums.bce, sums.kld, sums.n]);
     const lr = sched.lastLr()[0]!;
     sched.step();
     const n = Math.max(1, sums.n);
@@ -149,14 +160,16 @@ export function trainPurifier(
       cpuSeconds: cpuSecondsSince(cpu0),
     };
     metrics.push(line);
-    if (!o.quiet) console.error(JSON.stringify(line));
+    if (!quiet) console.error(JSON.stringify(line));
+    if (!dp.writes) continue;
     const state: RunState = { epoch: epoch + 1, loader: loader.state(), schedule: sched.stateDict(), metrics, config: c };
     saveCheckpoint<RunState>(ckpt, { model: carso.purifier, optimizer: opt, state });
     writeFileAtomic(join(o.out, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m)).join('\n') + '\n');
   }
   const finished = metrics.length >= c.epochs;
-  if (finished) {
-    opt.loadSlowWeights();
+  dp.release();
+  if (finished) opt.loadSlowWeights();
+  if (finished && dp.writes) {
     savePurifier(join(o.out, 'purifier.safetensors'), carso.purifier, {
       encoder: o.saveEncoder ?? false,
       taps: carso.tapNames,
@@ -165,7 +178,7 @@ export function trainPurifier(
   }
   opt.dispose();
   carso.eval();
-  if (finished) writePurifierCard(o.out, c, carso.tapNames, metrics, o.card);
+  if (finished && dp.writes) writePurifierCard(o.out, c, carso.tapNames, metrics, o.card);
   return { metrics, finished };
 }
 

@@ -39,11 +39,14 @@ import {
 import { writeFileAtomic } from '../util/fs.js';
 import { Progress } from '../util/progress.js';
 import { choice, positiveInt, nonNegativeInt } from './options.js';
+import { addDistOptions, joinGroup, type DistFlags } from './dist.js';
+import { shardCascade } from '../dist/cascade.js';
+import type { ProcessGroup } from '../dist/group.js';
 
 const NORMS: readonly Norm[] = ['Linf', 'L2', 'L1'];
 const AUTOATTACK = 'autoattack';
 
-interface AttackFlags {
+interface AttackFlags extends DistFlags {
   model: string;
   arch?: string;
   dataset?: string;
@@ -104,8 +107,7 @@ function attackList(v: string): string[] {
 }
 
 export function registerAttack(program: Command): void {
-  program
-    .command('attack')
+  addDistOptions(program.command('attack'))
     .description('evaluate a checkpoint under an attack or AutoAttack (robust accuracy per attack, resumable)')
     .requiredOption('--model <file>', 'checkpoint (.safetensors, e.g. the model.safetensors `carso train` writes)')
     .option('--arch <name>', `architecture (${modelNames.join(', ')}; default: from the checkpoint's metadata or card.json)`)
@@ -146,8 +148,11 @@ export function registerAttack(program: Command): void {
       const { module, arch, dataset } = loadCheckpoint(flags, device);
       const model = asModel(module);
       const data = loadPoints(flags, dataset, device, model);
+      const dist = joinGroup(flags);
       const t0 = performance.now();
-      const r = run(model, data.x, data.y, flags);
+      const r = run(model, data.x, data.y, flags, dist);
+      dist?.destroy();
+      if (dist !== null && dist.rank !== 0) return dispose([r.xAdv, data.x, data.y]); // rank 0 writes and reports
       const result = report(r, flags, { arch, dataset, source: data.source, seconds: (performance.now() - t0) / 1000 });
       writeFileAtomic(join(flags.out, 'result.json'), JSON.stringify(result, null, 2) + '\n');
       if (flags.saveAdv === true) saveAdversarial(join(flags.out, 'adversarial.safetensors'), r, data.y, result.settings);
@@ -271,18 +276,19 @@ export function cascadeProgress(statePath?: string): (e: CascadeEvent) => void {
   };
 }
 
-/** The cascade with a progress bar per attack on stderr. */
-function run(model: Model, x: Tensor, y: Tensor, f: AttackFlags): AutoAttackResult {
+/** The cascade with a progress bar per attack on stderr (rank 0's, when the batches are spread over ranks). */
+function run(model: Model, x: Tensor, y: Tensor, f: AttackFlags, dist: ProcessGroup | null): AutoAttackResult {
   const statePath = join(f.out, 'state.safetensors');
-  const onEvent = cascadeProgress(statePath);
+  const speaks = dist === null || dist.rank === 0;
   const o = {
     norm: f.norm,
     eps: f.eps,
     seed: f.seed,
     batchSize: f.batchSize,
     statePath,
-    onEvent,
-    onWarning: (w: { check: string; message: string }) => console.error(`warning (${w.check}): ${w.message}`),
+    onEvent: speaks ? cascadeProgress(statePath) : () => {},
+    onWarning: (w: { check: string; message: string }) => speaks && console.error(`warning (${w.check}): ${w.message}`),
+    shards: dist === null ? undefined : shardCascade(dist),
   };
   if (f.attack !== AUTOATTACK) return runAttacks(model, x, y, [{ name: f.attack, options: singleAttackOptions(f) }], o);
   return runAutoAttack(model, x, y, { ...o, version: f.version, attacks: f.attacks });

@@ -23,6 +23,8 @@ import { choice, epsilon, nonNegativeInt, positiveInt } from './options.js';
 import { AGGREGATIONS, type Aggregation } from '../carso/aggregation.js';
 import { Carso } from '../carso/carso.js';
 import { evaluateCarso, type Protocol } from '../carso/evaluate.js';
+import { shardCascade } from '../dist/cascade.js';
+import { addDistOptions, joinGroup, type DistFlags } from './dist.js';
 
 const MODELS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
 /** The shipped Fashion-MNIST pair: the PGD-AT classifier and the purifier trained on it. */
@@ -41,7 +43,7 @@ const STAGES = [
   'carso-eot-convergence',
 ];
 
-interface Flags {
+interface Flags extends DistFlags {
   dataset: DatasetName;
   dataDir?: string;
   classifier: string;
@@ -109,8 +111,7 @@ export function registerMerge(program: Command): void {
 }
 
 export function registerEval(program: Command): void {
-  program
-    .command('eval')
+  addDistOptions(program.command('eval'))
     .description(
       'evaluate a classifier and its CARSO: clean, AutoAttack standard (classifier), AutoAttack rand, PGD-EOT and the ' +
         'eps 0.95 check (CARSO), plus, under --protocol strict, worst-of-R numbers and gradient-masking diagnostics',
@@ -155,6 +156,8 @@ export function registerEval(program: Command): void {
         rowsPerCall: f.rowsPerCall,
       });
       const b = makeBatch(ds, range(f.first, f.n));
+      const dist = joinGroup(f);
+      const speaks = dist === null || dist.rank === 0; // every rank writes the same files, rank 0 reports
       try {
         const r = evaluateCarso(classifier, carso, b.x, b.y, {
           eps: f.eps,
@@ -172,10 +175,13 @@ export function registerEval(program: Command): void {
           settings: { classifierWeights: f.classifierWeights, purifier: f.purifier },
           weights: { classifier: sha256(f.classifierWeights), purifier: sha256(f.purifier) },
           versions: { node: process.version, libtorch: torchVersion() },
-          onStage: (name, resumed) => console.error(`== ${name}${resumed ? ' (done earlier: reloaded)' : ''}`),
-          onEvent: cascadeProgress(),
-          onWarning: (w) => console.error(`warning: ${w.message}`),
+          onStage: (name, resumed) => speaks && console.error(`== ${name}${resumed ? ' (done earlier: reloaded)' : ''}`),
+          onEvent: speaks ? cascadeProgress() : undefined,
+          onWarning: (w) => speaks && console.error(`warning: ${w.message}`),
+          shards: dist === null ? undefined : shardCascade(dist),
         });
+        dist?.destroy();
+        if (!speaks) return;
         console.log(evalTable(r));
         console.log(`wrote ${join(f.out, 'eval.json')}`);
       } finally {

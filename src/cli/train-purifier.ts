@@ -22,8 +22,9 @@ import {
   type PurifierTrainConfig,
 } from '../carso/config.js';
 import { purifierCommand, trainPurifier } from '../carso/train.js';
+import { addDistOptions, joinGroup, type DistFlags } from './dist.js';
 
-interface Flags {
+interface Flags extends DistFlags {
   dataset: DatasetName;
   dataDir?: string;
   classifier?: string;
@@ -88,8 +89,7 @@ function configOf(f: Flags): PurifierTrainConfig {
 }
 
 export function registerTrainPurifier(program: Command): void {
-  program
-    .command('train-purifier')
+  addDistOptions(program.command('train-purifier'))
     .description("train CARSO's purifier (compressors, cVAE) on a frozen classifier, as the TMLR reference")
     .option('--dataset <name>', `dataset (${DATASET_NAMES.join(', ')})`, choice(DATASET_NAMES), 'fashion-mnist')
     .option('--data-dir <dir>', 'dataset folder (default: the standard location)')
@@ -182,7 +182,10 @@ export function registerTrainPurifier(program: Command): void {
         classifier: f.classifierWeights,
         command: purifierCommand(config, f.classifierWeights, f.out, f.taps),
       };
-      const r = trainPurifier(carso, ds, config, { out: f.out, resume: !!f.resume, saveEncoder: !!f.saveEncoder, card });
+      const dist = joinGroup(f);
+      const r = trainPurifier(carso, ds, config, { out: f.out, resume: !!f.resume, saveEncoder: !!f.saveEncoder, card, dist });
+      dist?.destroy();
+      if (dist !== null && dist.rank !== 0) return; // rank 0 reports
       const last = r.metrics[r.metrics.length - 1];
       console.log(
         JSON.stringify(

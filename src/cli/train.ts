@@ -9,8 +9,9 @@ import { train } from '../train/loop.js';
 import { DEFAULT_TEST_POINTS, makeCard, testAccuracy } from '../train/card.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { choice, epsilon, intList, nonNegative, nonNegativeInt, number, positiveInt } from './options.js';
+import { addDistOptions, joinGroup, type DistFlags } from './dist.js';
 
-interface TrainFlags extends Omit<TrainConfig, 'milestones' | 'eps'> {
+interface TrainFlags extends Omit<TrainConfig, 'milestones' | 'eps'>, DistFlags {
   eps: number;
   milestones?: number[];
   out: string;
@@ -20,8 +21,7 @@ interface TrainFlags extends Omit<TrainConfig, 'milestones' | 'eps'> {
 
 export function registerTrain(program: Command): void {
   const d = DEFAULTS;
-  program
-    .command('train')
+  addDistOptions(program.command('train'))
     .description('train a classifier: standard, PGD adversarial training, TRADES or fast (FGSM-RS) AT')
     .option('--dataset <name>', `dataset (${DATASET_NAMES.join(', ')})`, choice(DATASET_NAMES), d.dataset)
     .option('--data-dir <dir>', 'dataset folder (default: the standard location, $CARSO_DATA/<name> or the Debian package path)')
@@ -54,9 +54,9 @@ export function registerTrain(program: Command): void {
       DEFAULT_TEST_POINTS,
     )
     .requiredOption('--out <dir>', 'output folder (checkpoint, metrics.jsonl, model.safetensors, card.json)')
-    .option('--resume', 'continue from <out>/checkpoint.safetensors')
+    .option('--resume', 'continue from <out>/checkpoint.safetensors (on any number of ranks that divides the batch size)')
     .action((flags: TrainFlags) => {
-      const { out, resume, testPoints, ...rest } = flags;
+      const { out, resume, testPoints, launcher, masterAddr, masterPort, distBackend, distTimeout, ...rest } = flags;
       const config: TrainConfig = {
         ...d,
         ...rest,
@@ -65,8 +65,10 @@ export function registerTrain(program: Command): void {
         augment: !!flags.augment,
       };
       validateConfig(config);
-      const r = train(config, { out, resume: !!resume });
-      if (!r.finished) return;
+      const dist = joinGroup({ launcher, masterAddr, masterPort, distBackend, distTimeout });
+      const r = train(config, { out, resume: !!resume, dist });
+      dist?.destroy();
+      if (!r.finished || (dist !== null && dist.rank !== 0)) return; // rank 0 writes the card
       const test = testAccuracy(r.model, config, testPoints, config.method === 'standard' ? 0 : config.eps);
       const card = makeCard(config, out, r.seconds, test);
       writeFileAtomic(join(out, 'card.json'), JSON.stringify(card, null, 2) + '\n');

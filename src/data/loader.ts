@@ -40,6 +40,13 @@ export interface LoaderOptions {
   augment?: Augment;
   /** Where x and y are created (default CPU). */
   device?: Device;
+  /**
+   * Data-parallel training: serve only rows [rank B/size, (rank + 1) B/size) of
+   * every batch. Order, augmentation and state are those of the whole loader,
+   * so the ranks' rows concatenated in rank order are the single-process batch.
+   * Needs dropLast and a batch size divisible by `size`.
+   */
+  shard?: { rank: number; size: number };
 }
 
 /** Everything needed to resume: JSON-serialisable. */
@@ -65,6 +72,14 @@ export function holdOut(n: number, valSize: number, seed = 0): { train: Int32Arr
     throw new Error(`holdOut: size ${valSize} must be a fraction in [0, 1) or an integer count in [0, ${n}]`);
   const perm = new Pcg32(seed, STREAM.holdout).shuffle(Int32Array.from({ length: n }, (_, i) => i));
   return { train: perm.slice(k).sort(), val: perm.slice(0, k).sort() };
+}
+
+function checkShard(s: { rank: number; size: number }, batchSize: number, dropLast: boolean): void {
+  if (!Number.isInteger(s.size) || s.size < 1 || !Number.isInteger(s.rank) || s.rank < 0 || s.rank >= s.size)
+    throw new Error(`DataLoader: shard rank ${s.rank} of ${s.size} is not a rank of a group`);
+  if (batchSize % s.size !== 0)
+    throw new Error(`DataLoader: batch size ${batchSize} does not split over ${s.size} ranks (it must be divisible)`);
+  if (!dropLast) throw new Error('DataLoader: a sharded loader needs dropLast (a last partial batch would split unevenly)');
 }
 
 export class DataLoader implements Iterable<Batch> {
@@ -94,6 +109,7 @@ export class DataLoader implements Iterable<Batch> {
     if (holdout !== undefined && holdout.part !== 'train' && holdout.part !== 'val')
       throw new Error(`DataLoader: holdout.part must be 'train' or 'val', got ${JSON.stringify(holdout.part)}`);
     this.indices = holdout === undefined ? all : holdOut(n, holdout.size, holdout.seed)[holdout.part];
+    if (options.shard !== undefined) checkShard(options.shard, batchSize, options.dropLast === true);
     this.orderRng = new Pcg32(seed, STREAM.order);
     this.augRng = new Pcg32(seed, STREAM.augment);
     this.epochStart = this.orderRng.state();
@@ -131,7 +147,13 @@ export class DataLoader implements Iterable<Batch> {
       const index = order.slice(this.pos * batchSize, (this.pos + 1) * batchSize);
       const transforms = augment === undefined ? undefined : Array.from(index, () => drawTransform(this.augRng, augment));
       this.pos++; // before yielding, so that state() inside the loop body points past this batch
-      yield makeBatch(this.dataset, index, transforms, device);
+      const shard = this.options.shard;
+      if (shard === undefined) yield makeBatch(this.dataset, index, transforms, device);
+      else {
+        // NOTE: every rank draws the whole batch's transforms, so the streams stay those of one process.
+        const [lo, hi] = [(shard.rank * batchSize) / shard.size, ((shard.rank + 1) * batchSize) / shard.size];
+        yield makeBatch(this.dataset, index.slice(lo, hi), transforms?.slice(lo, hi), device);
+      }
     }
     this.epochs++;
     this.pos = 0;

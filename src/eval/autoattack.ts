@@ -20,6 +20,8 @@
 // re-checked against the threat model (checks.ts `checkAdversarial`) before it
 // counts, NaN/Inf gradients are counted per point and reported, and the state
 // is saved after every batch so an interrupted run resumes to the same result.
+// With `shards` (src/dist/cascade.ts) the batches are spread over the ranks of
+// a process group, with the same result (see CascadeShards).
 //
 //     const r = runAutoAttack(model, x, y, { norm: 'Linf', eps: 8 / 255, statePath: 'aa.state' });
 //     console.log(r.robust.accuracy, r.perAttack.map((a) => [a.name, a.robustAccuracy]));
@@ -168,6 +170,49 @@ export interface RunOptions {
   onEvent?: (e: CascadeEvent) => void;
   /** Where fired checks go (default: process.emitWarning); they are in the result either way. */
   onWarning?: (w: CheckWarning) => void;
+  /** Run the batches on several processes (src/dist/cascade.ts); the result is the single-process one. */
+  shards?: CascadeShards;
+}
+
+/** What one attack call did to one batch: per point, the decision pass and the threat-model check. */
+export interface BatchOutcome {
+  /** Predicted label on the attack's example. */
+  pred: number[];
+  /** The example is inside the threat model. */
+  valid: boolean[];
+  /** The attack saw a NaN/Inf loss or gradient at this point. */
+  nanGrad: boolean[];
+  queries: number;
+  /** The examples of the points it broke (misclassified and valid), in batch order: [k, ...]; null if none. */
+  broken: Tensor | null;
+}
+
+/** Where the cascade starts: the state file's (resumed) or a fresh clean pass, and the examples so far. */
+export interface CascadeStart {
+  state: CascadeState;
+  /** [n, ...] */
+  xAdv: Tensor;
+  resumed: boolean;
+}
+
+/**
+ * The cascade's batches spread over the ranks of a process group: round by
+ * round, rank r attacks batch b + r of the single-process plan, then every rank
+ * applies every outcome in batch order. Each batch is reseeded with the run's
+ * seed (see `runBatch`), so every point meets exactly the randomness it meets in
+ * one process, and every rank ends with the single-process result. Rank 0 alone
+ * reads and writes the state file, whose batch counter stays a single-process
+ * one: a run resumes on any number of ranks.
+ */
+export interface CascadeShards {
+  readonly rank: number;
+  readonly size: number;
+  /** Throws unless every rank runs a cascade with this fingerprint (same settings, same data). */
+  agree(fingerprint: string): void;
+  /** Rank 0's start (`begin` is called there only) on every rank; x: the cascade's inputs. */
+  start(begin: () => CascadeStart, x: Tensor, fingerprint: string): CascadeStart;
+  /** Every rank's outcome of this round (null: no batch left for that rank), by rank. */
+  exchange(mine: BatchOutcome | null): (BatchOutcome | null)[];
 }
 
 export type AutoAttackOptions = SuiteOptions & RunOptions;
@@ -295,14 +340,20 @@ function runCascade(
     });
   preChecks(model, x, y, version, specs, bs, warnings);
   const fp = fingerprint({ version, norm: o.norm, eps: o.eps, seed, batchSize: bs, specs }, x, y);
-  const loaded = o.statePath === undefined ? null : loadState(o.statePath, fp, x);
-  const start = loaded ?? { state: cleanState(model, x, y, bs, seed), xAdv: tidy(() => x.detach().clone()) };
-  const save = (st: CascadeState, xAdv: Tensor): void => {
-    if (o.statePath !== undefined) saveState(o.statePath, fp, st, xAdv);
+  o.shards?.agree(fp);
+  const begin = (): CascadeStart => {
+    const loaded = o.statePath === undefined ? null : loadState(o.statePath, fp, x);
+    if (loaded !== null) return { ...loaded, resumed: true };
+    return { state: cleanState(model, x, y, bs, seed), xAdv: tidy(() => x.detach().clone()), resumed: false };
   };
-  const cascade = new Cascade(model, x, y, { seed, bs, emit: o.onEvent ?? (() => {}), save, warnings }, start.state, start.xAdv);
-  if (loaded === null) cascade.save();
-  cascade.emit({ kind: 'clean', correct: count(start.state.clean).correct, total: x.size(0), resumed: loaded !== null });
+  const start = o.shards === undefined ? begin() : o.shards.start(begin, x, fp);
+  const save = (st: CascadeState, xAdv: Tensor): void => {
+    if (o.statePath !== undefined && (o.shards?.rank ?? 0) === 0) saveState(o.statePath, fp, st, xAdv);
+  };
+  const ctx = { seed, bs, emit: o.onEvent ?? (() => {}), save, warnings, shards: o.shards };
+  const cascade = new Cascade(model, x, y, ctx, start.state, start.xAdv);
+  if (!start.resumed) cascade.save();
+  cascade.emit({ kind: 'clean', correct: count(start.state.clean).correct, total: x.size(0), resumed: start.resumed });
   cascade.run(specs, attacks);
   const r = cascade.finish(o.norm, o.eps);
   return {
@@ -313,7 +364,7 @@ function runCascade(
     batchSize: bs,
     attacks: specs.map((s) => s.name),
     ...r,
-    resumed: loaded !== null,
+    resumed: start.resumed,
   };
 }
 
@@ -323,11 +374,13 @@ interface CascadeContext {
   emit: (e: CascadeEvent) => void;
   save: (st: CascadeState, xAdv: Tensor) => void;
   warnings: Warnings;
+  shards?: CascadeShards;
 }
 
 /** The running bookkeeping: the state (flags, records, progress) and the adversarial batch xAdv: [n, ...]. */
 class Cascade {
   private xAdv: Tensor;
+  private readonly labels: number[];
 
   constructor(
     private readonly model: Model,
@@ -339,6 +392,7 @@ class Cascade {
   ) {
     // NOTE: xAdv is replaced batch by batch and owned here (then by the caller), not by any enclosing tidy.
     this.xAdv = keep(xAdv);
+    this.labels = y.toArray();
     st.warnings.forEach((w) => ctx.warnings.add(w));
   }
 
@@ -388,22 +442,29 @@ class Cascade {
       batches: nb,
       batchesDone: prog.batchesDone,
     });
-    for (let b = prog.batchesDone; b < nb; b++) {
+    const batch = (b: number): number[] => prog.order.slice(b * this.ctx.bs, (b + 1) * this.ctx.bs);
+    const { rank = 0, size = 1 } = this.ctx.shards ?? {};
+    // a round: one batch per rank (one process: one batch), applied in batch order, then one save
+    for (let b = prog.batchesDone; b < nb; b += size) {
       const t0 = performance.now();
-      const fooled = this.runBatch(prog.order.slice(b * this.ctx.bs, (b + 1) * this.ctx.bs), attack, rec);
+      const mine = b + rank < nb ? this.runBatch(batch(b + rank), attack) : null;
+      const outcomes = this.ctx.shards === undefined ? [mine] : this.ctx.shards.exchange(mine);
+      const fooled = outcomes.slice(0, nb - b).map((out, k) => this.applyBatch(batch(b + k), out as BatchOutcome, rec));
       rec.seconds += (performance.now() - t0) / 1000;
-      rec.batches = prog.batchesDone = b + 1;
+      rec.batches = prog.batchesDone = Math.min(nb, b + size);
       this.save();
-      this.emit({
-        kind: 'batch',
-        name,
-        batch: b + 1,
-        batches: nb,
-        fooled,
-        robust: rec.robust,
-        total: rec.total,
-        seconds: rec.seconds,
-      });
+      fooled.forEach((f, k) =>
+        this.emit({
+          kind: 'batch',
+          name,
+          batch: b + k + 1,
+          batches: nb,
+          fooled: f,
+          robust: rec.robust,
+          total: rec.total,
+          seconds: rec.seconds,
+        }),
+      );
     }
     if (rec.rejected > 0) {
       const w: CheckWarning = {
@@ -420,46 +481,51 @@ class Cascade {
   }
 
   /**
-   * One batch of one attack on the points idx (all robust): updates the state,
-   * the record and xAdv; returns how many points it broke.
+   * One attack call on the points idx (all robust): what it did, nothing applied yet.
    * NOTE: the RNG is reseeded before every batch (fra31 reseeds inside each
    * attack call; reseeding here too also fixes the attack's clean pass for
    * stochastic models), so a batch's outcome depends only on its points and the
-   * seed: what makes a resumed run end exactly as an uninterrupted one.
+   * seed: what makes a resumed run end exactly as an uninterrupted one, and a
+   * batch attacked by another rank end as it does here.
    */
-  private runBatch(idx: number[], attack: Attack, rec: AttackRecord): number {
-    const { model, x, y, st } = this;
-    const next = tidy(() => {
+  private runBatch(idx: number[], attack: Attack): BatchOutcome {
+    const { model, x } = this;
+    return tidy(() => {
       const ib = ids(idx, x);
-      const [xb, yb] = [x.index(ib), y.index(ib)];
+      const xb = x.index(ib);
       manualSeed(this.ctx.seed);
-      const res = attack.attack(model, xb, yb);
+      const res = attack.attack(model, xb, this.y.index(ib));
       // fra31: a single forward pass on the attack's output decides (one stochastic sample for randomised models)
       const pred = predict(model, res.xAdv);
       const valid = checkAdversarial(xb, res.xAdv, attack.norm, attack.eps).ok;
-      const labels = yb.toArray();
-      const dst: number[] = [];
-      const src: number[] = [];
-      idx.forEach((i, j) => {
-        if (res.nanGrad[j] === true) [st.nanGrad[i], rec.nanGrad] = [true, rec.nanGrad + 1];
-        if (pred[j] === labels[j]) return;
-        if (valid[j] !== true) return void rec.rejected++;
-        [st.robust[i], st.yAdv[i]] = [false, pred[j] as number];
-        dst.push(i);
-        src.push(j);
-      });
-      rec.queries += res.queries + 1;
-      rec.fooled += dst.length;
-      rec.robust -= dst.length;
-      rec.robustAccuracy = rec.robust / Math.max(1, rec.total);
-      return dst.length === 0
-        ? null
-        : { n: dst.length, xAdv: keep(INDEX_COPY.t(this.xAdv, 0, ids(dst, x), res.xAdv.index(ids(src, x)).to(this.xAdv.dtype))) };
+      const src = idx.flatMap((i, j) => (pred[j] !== this.labels[i] && valid[j] === true ? [j] : []));
+      const broken = src.length === 0 ? null : res.xAdv.index(ids(src, x)).to(this.xAdv.dtype);
+      const nanGrad = idx.map((_, j) => res.nanGrad[j] === true);
+      return { pred, valid, nanGrad, queries: res.queries, broken };
     });
-    if (next === null) return 0;
+  }
+
+  /** Applies one batch's outcome to the state, the record and xAdv; frees it; returns how many points it broke. */
+  private applyBatch(idx: number[], out: BatchOutcome, rec: AttackRecord): number {
+    const { st } = this;
+    const dst: number[] = [];
+    idx.forEach((i, j) => {
+      if (out.nanGrad[j] === true) [st.nanGrad[i], rec.nanGrad] = [true, rec.nanGrad + 1];
+      if (out.pred[j] === this.labels[i]) return;
+      if (out.valid[j] !== true) return void rec.rejected++;
+      [st.robust[i], st.yAdv[i]] = [false, out.pred[j] as number];
+      dst.push(i);
+    });
+    rec.queries += out.queries + 1;
+    rec.fooled += dst.length;
+    rec.robust -= dst.length;
+    rec.robustAccuracy = rec.robust / Math.max(1, rec.total);
+    if (out.broken === null) return 0;
+    const next = keep(tidy(() => INDEX_COPY.t(this.xAdv, 0, ids(dst, this.x), out.broken as Tensor)));
+    out.broken.dispose();
     this.xAdv.dispose();
-    this.xAdv = next.xAdv;
-    return next.n;
+    this.xAdv = next;
+    return dst.length;
   }
 
   /** Square's check, the final threat-model re-check, the NaN report; the result's bookkeeping part. */

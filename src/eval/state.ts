@@ -14,7 +14,8 @@
 // complete state behind.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readSafetensors, writeSafetensors } from '../io/index.js';
+import { encodeSafetensors, readSafetensors, type SafetensorsContent } from '../io/index.js';
+import { writeFileAtomic } from '../util/fs.js';
 import { Tensor, dispose, op, tensor, tidy } from '../tensor/index.js';
 import type { AttackOptions } from '../attacks/index.js';
 import type { CheckWarning } from './checks.js';
@@ -87,12 +88,17 @@ const flags = (s: string): boolean[] => Array.from(s, (c) => c === '1');
 
 /** Writes the state atomically; xAdv: [n, ...], only the rows of broken points are stored. */
 export function saveState(path: string, fp: string, s: CascadeState, xAdv: Tensor): void {
+  writeFileAtomic(path, encodeState(fp, s, xAdv));
+}
+
+/** The state file's bytes (safetensors parts), also what a sharded run's rank 0 sends the others. */
+export function encodeState(fp: string, s: CascadeState, xAdv: Tensor): Uint8Array[] {
   const broken = s.robust.flatMap((r, i) => (!r && s.clean[i] === true ? [i] : []));
   const advIndex = tensor(broken, [broken.length], 'int64', xAdv.device);
   const adv = xAdv.index(advIndex);
   const json = { ...s, clean: bits(s.clean), robust: bits(s.robust), nanGrad: bits(s.nanGrad) };
   try {
-    writeSafetensors(path, { adv, advIndex }, { format: FORMAT, fingerprint: fp, state: JSON.stringify(json) });
+    return encodeSafetensors({ adv, advIndex }, { format: FORMAT, fingerprint: fp, state: JSON.stringify(json) });
   } finally {
     dispose([adv, advIndex]);
   }
@@ -105,8 +111,16 @@ export function saveState(path: string, fp: string, s: CascadeState, xAdv: Tenso
  * or was made by another run (other settings or data), naming the difference.
  */
 export function loadState(path: string, fp: string, x: Tensor): { state: CascadeState; xAdv: Tensor } | null {
-  if (!existsSync(path)) return null;
-  const { tensors, metadata } = readSafetensors(path);
+  return existsSync(path) ? decodeState(readSafetensors(path), path, fp, x) : null;
+}
+
+/** A state from safetensors content (`path` names it in errors); frees the content's tensors. */
+export function decodeState(
+  { tensors, metadata }: SafetensorsContent,
+  path: string,
+  fp: string,
+  x: Tensor,
+): { state: CascadeState; xAdv: Tensor } {
   try {
     if (metadata['format'] !== FORMAT)
       throw new Error(`${path}: not an AutoAttack state file (format '${metadata['format'] ?? 'none'}')`);

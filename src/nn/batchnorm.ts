@@ -1,6 +1,6 @@
 // Batch normalisation (torch.nn.BatchNorm1d / BatchNorm2d) with PyTorch's
 // buffers: running_mean, running_var, num_batches_tracked (int64).
-import { noGrad, ones, zeros, type Tensor } from '../tensor/index.js';
+import { cat, noGrad, ones, tensor, zeros, type Tensor } from '../tensor/index.js';
 import { Module } from './module.js';
 
 export interface BatchNormOptions {
@@ -17,6 +17,12 @@ export interface BatchNormOptions {
 abstract class BatchNorm extends Module {
   readonly eps: number;
   readonly momentum: number | null;
+  /**
+   * SyncBatchNorm: a differentiable sum over the processes of a data-parallel
+   * run (src/dist/ddp.ts sets it); training-mode statistics are then those of
+   * the global batch. Null: this process's batch only.
+   */
+  crossBatch: ((t: Tensor) => Tensor) | null = null;
   /** Input ranks this variant accepts, and how to describe them in errors. */
   protected abstract readonly ranks: readonly number[];
   protected abstract readonly layout: string;
@@ -56,8 +62,49 @@ abstract class BatchNorm extends Module {
     }
     const weight = this.optional('weight', 'param');
     const bias = this.optional('bias', 'param');
+    if (this.training && this.crossBatch !== null)
+      return this.syncForward(x, weight ?? null, bias ?? null, mean ?? null, variance ?? null, factor);
     // NOTE: as PyTorch, batch statistics are used in eval mode too when no running statistics are tracked.
     return x.batchNorm(weight, bias, mean ?? null, variance ?? null, this.training || !mean, factor, this.eps);
+  }
+
+  /**
+   * Training mode over the global batch (torch.nn.SyncBatchNorm): mean, then the
+   * centred sum of squares, each summed over the processes by `crossBatch`, whose
+   * backward sums the gradients the same way. NOTE: two passes (mean first), as
+   * aten's batch_norm, rather than E[x²] − E[x]², which cancels in float32.
+   */
+  private syncForward(
+    x: Tensor,
+    weight: Tensor | null,
+    bias: Tensor | null,
+    runMean: Tensor | null,
+    runVar: Tensor | null,
+    factor: number,
+  ): Tensor {
+    const sync = this.crossBatch as (t: Tensor) => Tensor;
+    const C = this.numFeatures;
+    const dims = [0, ...Array.from({ length: x.ndim - 2 }, (_, i) => i + 2)];
+    const shape = [1, C, ...Array.from({ length: x.ndim - 2 }, () => 1)];
+    const local = x.numel / C;
+    const sums = sync(cat([x.sum(dims), tensor([local], [1], x.dtype, x.device)], 0)); // [C + 1]: Σx per channel, rows
+    const n = sums.narrow(0, C, 1).item();
+    const mean = sums.narrow(0, 0, C).div(n);
+    const xc = x.sub(mean.view(...shape));
+    const variance = sync(xc.square().sum(dims)).div(n); // biased, as the normalisation uses
+    noGrad(() => {
+      if (runMean) runMean.mul_(1 - factor).add_(mean.detach(), factor);
+      if (runVar) runVar.mul_(1 - factor).add_(variance.detach(), (factor * n) / Math.max(1, n - 1)); // unbiased
+    });
+    let y = xc.mul(
+      variance
+        .add(this.eps)
+        .rsqrt()
+        .view(...shape),
+    );
+    if (weight) y = y.mul(weight.view(...shape));
+    if (bias) y = y.add(bias.view(...shape));
+    return y;
   }
 }
 

@@ -65,6 +65,26 @@ export interface NativeBinding {
     cacheHits: number;
     cacheMisses: number;
   };
+  // native/dist.cc: c10d process groups (src/dist/ is the policy layer); a group is an integer id.
+  distInit(o: {
+    backend: string;
+    host: string;
+    port: number;
+    isServer: boolean;
+    rank: number;
+    size: number;
+    timeoutMs: number;
+    prefix: string;
+    glooInterface?: string;
+    glooHostname?: string;
+  }): number;
+  distAllReduce(group: number, t: Handle, op: 'sum' | 'max' | 'min'): void;
+  distAllReduceDiff(group: number, t: Handle): Handle;
+  distBroadcast(group: number, t: Handle, root: number): void;
+  distAllGather(group: number, t: Handle): Handle;
+  distBarrier(group: number): void;
+  distDestroy(group: number): void;
+  distBackends(): string[];
 }
 
 function findAddon(): string {

@@ -18,6 +18,8 @@ import { writeFileAtomic } from '../util/fs.js';
 import { validateConfig, type TrainConfig } from './config.js';
 import { trainingLoss } from './methods.js';
 import { loadCheckpoint, saveCheckpoint, type RunState as CheckpointState } from './checkpoint.js';
+import type { ProcessGroup } from '../dist/group.js';
+import { TrainingRank } from '../dist/train.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -40,6 +42,8 @@ export interface TrainOptions {
   stopAfterEpoch?: number;
   /** Where progress lines go (default: a progress bar on stderr). */
   quiet?: boolean;
+  /** Data-parallel on this group (every rank calls train with the same config; src/dist/train.ts). */
+  dist?: ProcessGroup | null;
 }
 
 export interface TrainResult {
@@ -101,6 +105,8 @@ export function train(c: TrainConfig, o: TrainOptions): TrainResult {
   const device = resolveDevice(c.device);
   const model = createModel(c.model, { dataset: c.dataset });
   if (device !== 'cpu') model.toDevice(device);
+  const dp = new TrainingRank(o.dist, model, 'mean');
+  const quiet = o.quiet === true || !dp.writes;
   const loader = new DataLoader(ds, {
     batchSize: c.batchSize,
     shuffle: true,
@@ -109,6 +115,7 @@ export function train(c: TrainConfig, o: TrainOptions): TrainResult {
     holdout: c.valSize > 0 ? { size: c.valSize, part: 'train' } : undefined,
     augment: c.augment ? { cropPadding: 2, flip: true } : undefined,
     device,
+    shard: dp.shard(c.batchSize),
   });
   const val = c.valSize > 0 ? holdOut(ds.length, c.valSize).val : new Int32Array(0);
   const opt = makeOptimizer(c, model);
@@ -128,9 +135,10 @@ export function train(c: TrainConfig, o: TrainOptions): TrainResult {
   for (let epoch = start; epoch < c.epochs; epoch++) {
     if (o.stopAfterEpoch !== undefined && epoch >= o.stopAfterEpoch) break;
     const t0 = performance.now();
+    dp.startEpoch(c.seed, epoch);
     const bar = new Progress(`epoch ${epoch + 1}/${c.epochs}`, loader.length, {
       unit: 'batches',
-      plainEveryMs: o.quiet ? 1e12 : 10_000,
+      plainEveryMs: quiet ? 1e12 : 10_000,
     });
     let lossSum = 0;
     let correct = 0;
@@ -141,6 +149,7 @@ export function train(c: TrainConfig, o: TrainOptions): TrainResult {
         opt.zeroGrad();
         const { loss, logits } = trainingLoss(model, b.x, b.y, c);
         loss.backward();
+        dp.afterBackward();
         opt.step();
         sched.step();
         lossSum += loss.item() * b.y.size(0);
@@ -151,8 +160,9 @@ export function train(c: TrainConfig, o: TrainOptions): TrainResult {
       b.y.dispose();
       bar.tick(1, `loss ${(lossSum / seen).toFixed(4)}`);
     }
-    if (!o.quiet) bar.finish();
-    const [valCleanAcc, valPgdAcc] = validate(model, ds, val, c, device);
+    if (!quiet) bar.finish();
+    [lossSum, correct, seen] = dp.totals([lossSum, correct, seen]);
+    const [valCleanAcc, valPgdAcc] = dp.writes ? validate(model, ds, val, c, device) : [null, null];
     const line = {
       epoch: epoch + 1,
       loss: lossSum / seen,
@@ -163,7 +173,8 @@ export function train(c: TrainConfig, o: TrainOptions): TrainResult {
       seconds: (performance.now() - t0) / 1000,
     };
     metrics.push(line);
-    if (!o.quiet) console.error(JSON.stringify(line));
+    if (!quiet) console.error(JSON.stringify(line));
+    if (!dp.writes) continue;
     saveCheckpoint<RunState>(ckpt, {
       model,
       optimizer: opt,
@@ -172,6 +183,7 @@ export function train(c: TrainConfig, o: TrainOptions): TrainResult {
     writeFileAtomic(join(o.out, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m)).join('\n') + '\n');
   }
   const finished = metrics.length >= c.epochs;
-  if (finished) saveModule(join(o.out, 'model.safetensors'), model, { config: JSON.stringify(c) });
+  if (finished && dp.writes) saveModule(join(o.out, 'model.safetensors'), model, { config: JSON.stringify(c) });
+  dp.release();
   return { model, metrics, seconds: metrics.reduce((a, m) => a + m.seconds, 0), finished };
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { evaluateCarso, type CarsoEvalOptions } from '../../src/carso/index.js';
 import type { EvalResult } from '../../src/eval/result.js';
 import { keep, manualSeed, rand, randint } from '../../src/tensor/index.js';
-import { tinyCarso, TINY_CLASSES, TINY_GEOMETRY } from './tiny.js';
+import { TINY_CLASSES, TINY_EVAL, tinyEvalCarso, withoutTimings } from './tiny.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'carso-eval-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,45 +21,16 @@ const y = keep(randint(0, TINY_CLASSES, [6]));
 
 function run(out: string, o: Partial<CarsoEvalOptions> = {}): EvalResult {
   // NOTE: a narrow decoder and small attack budgets keep this test to seconds; the stages are the same
-  const carso = tinyCarso(1, { samples: 2, geometry: { ...TINY_GEOMETRY, decoderChannels: [8, 8, 4, 4, 2] } });
+  const carso = tinyEvalCarso();
   try {
-    return evaluateCarso(carso.classifier, carso, x, y, {
-      eps: 0.1,
-      seed: 0,
-      protocol: 'strict',
-      finalEvals: 4,
-      batchSize: 3,
-      out,
-      dataset: 'tiny',
-      first: 0,
-      pgdEotPoints: 3,
-      eotPoints: 2,
-      gridPoints: 2,
-      budget: {
-        apgdIters: 10,
-        eot: 3,
-        pgdEotSteps: 10,
-        highEpsSteps: 5,
-        highEpsEot: 2,
-        squareQueries: 50,
-        eotConvergenceIters: 5,
-      },
-      ...o,
-    });
+    return evaluateCarso(carso.classifier, carso, x, y, { ...TINY_EVAL, out, ...o });
   } finally {
     carso.dispose();
     carso.classifier.dispose();
   }
 }
 // NOTE: timings and resume flags differ between runs; everything else must not
-const numbers = (r: EvalResult): unknown =>
-  JSON.parse(
-    JSON.stringify({
-      ...r,
-      seconds: 0,
-      entries: r.entries.map((e) => ({ ...e, seconds: 0, perAttack: e.perAttack?.map((a) => ({ ...a, seconds: 0 })) })),
-    }),
-  );
+const numbers = withoutTimings;
 
 test('strict evaluation: all stages, worst-of-R <= single, diagnostics, grid; interrupted + resumed = uninterrupted', () => {
   const whole = run(join(dir, 'whole'));

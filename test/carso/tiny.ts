@@ -3,7 +3,8 @@
 // compressor, decoder 1 -> 2 -> 3 -> 6 -> 12 (then k3/p1: 12), reference channels.
 import { Conv2d, Flatten, Linear, Sequential, Tanh } from '../../src/nn/index.js';
 import { manualSeed } from '../../src/tensor/index.js';
-import { Carso, DECODER_CHANNELS, type CarsoGeometry, type CarsoOptions } from '../../src/carso/index.js';
+import { Carso, DECODER_CHANNELS, type CarsoEvalOptions, type CarsoGeometry, type CarsoOptions } from '../../src/carso/index.js';
+import type { EvalResult } from '../../src/eval/result.js';
 
 export const TINY_GEOMETRY: CarsoGeometry = {
   channels: 1,
@@ -34,4 +35,35 @@ export function tinyClassifier(): Sequential {
 export function tinyCarso(seed = 0, o: Partial<CarsoOptions> = {}): Carso {
   manualSeed(seed);
   return new Carso(tinyClassifier(), { geometry: TINY_GEOMETRY, taps: TINY_TAPS, ...o });
+}
+
+/** The tiny CARSO of the evaluation tests: a narrow decoder and 2 samples keep an evaluation to seconds. */
+export function tinyEvalCarso(): Carso {
+  return tinyCarso(1, { samples: 2, geometry: { ...TINY_GEOMETRY, decoderChannels: [8, 8, 4, 4, 2] } });
+}
+
+/** evaluateCarso options for tests: every stage of a real run, small attack budgets. */
+export const TINY_EVAL: Omit<CarsoEvalOptions, 'out'> = {
+  eps: 0.1,
+  seed: 0,
+  protocol: 'strict',
+  finalEvals: 4,
+  batchSize: 3,
+  dataset: 'tiny',
+  first: 0,
+  pgdEotPoints: 3,
+  eotPoints: 2,
+  gridPoints: 2,
+  budget: { apgdIters: 10, eot: 3, pgdEotSteps: 10, highEpsSteps: 5, highEpsEot: 2, squareQueries: 50, eotConvergenceIters: 5 },
+};
+
+/** An evaluation without its timings (they differ between runs; nothing else may). */
+export function withoutTimings(r: EvalResult): unknown {
+  return JSON.parse(
+    JSON.stringify({
+      ...r,
+      seconds: 0,
+      entries: r.entries.map((e) => ({ ...e, seconds: 0, perAttack: e.perAttack?.map((a) => ({ ...a, seconds: 0 })) })),
+    }),
+  );
 }

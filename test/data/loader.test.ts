@@ -181,3 +181,37 @@ test('state save/restore reproduces the rest of the epoch and the next, augmenta
   assert.equal(b.epoch, a.epoch);
   assert.throws(() => new DataLoader(ds, { ...opts, limit: 10 }).setState(saved), /state is for 50 points per epoch/);
 });
+
+test('shard: the ranks rows of each batch, concatenated in rank order, are the single loader batch (order, augmentation, state)', () => {
+  const o: LoaderOptions = { batchSize: 8, shuffle: true, seed: 3, dropLast: true, augment: { cropPadding: 2, flip: true } };
+  for (const size of [2, 4]) {
+    const single = new DataLoader(ds, o);
+    const ranks = range(size).map((rank) => new DataLoader(ds, { ...o, shard: { rank, size } }));
+    for (let epoch = 0; epoch < 2; epoch++) {
+      const whole = collect(single);
+      const parts = ranks.map((l) => collect(l));
+      assert.equal(whole.length, 6); // 50 points, batches of 8, the last 2 dropped
+      whole.forEach((b, i) => {
+        const rows = parts.map((p) => p[i] as (typeof whole)[number]);
+        assert.deepEqual(
+          rows.flatMap((r) => r.index),
+          b.index,
+          `epoch ${epoch} batch ${i}: indices`,
+        );
+        assert.deepEqual(
+          rows.flatMap((r) => Array.from(r.x)),
+          Array.from(b.x),
+          `epoch ${epoch} batch ${i}: pixels`,
+        );
+        rows.forEach((r) => assert.deepEqual(r.shape, [8 / size, C, H, W]));
+      });
+      ranks.forEach((l) => assert.deepEqual(l.state(), single.state()));
+    }
+    // each point at most once per epoch across the ranks
+    const seen = ranks.flatMap((l) => collect(l).flatMap((b) => b.index));
+    assert.equal(new Set(seen).size, seen.length);
+  }
+  assert.throws(() => new DataLoader(ds, { ...o, shard: { rank: 0, size: 3 } }), /batch size 8 does not split over 3 ranks/);
+  assert.throws(() => new DataLoader(ds, { ...o, dropLast: false, shard: { rank: 0, size: 2 } }), /needs dropLast/);
+  assert.throws(() => new DataLoader(ds, { ...o, shard: { rank: 2, size: 2 } }), /rank 2 of 2/);
+});

@@ -1,0 +1,177 @@
+// bench/dist: what a second process buys, measured through the commands
+// themselves (src/cli/main.ts through tsx), 1 rank x 1 thread against
+// 2 ranks x 1 thread (Gloo on 127.0.0.1, torchrun's variables), alternating
+// within each round so that machine noise hits both sides:
+//   aa          `carso attack` AutoAttack standard, eps 0.1, on the shipped PGD-AT
+//               Fashion-MNIST classifier, the first --aa-n test points in batches of
+//               --aa-batch: the cascade's seconds (result.json) and points per second
+//   train       `carso train` PGD-AT (3 steps, eps 0.1, Adam), fmnist-cnn, one epoch of
+//               --train-steps global batches of --train-batch: seconds per step
+//   purifier    `carso train-purifier` on the shipped classifier (SyncBatchNorm over the
+//               ranks), one epoch of --purifier-steps global batches of --purifier-batch
+// The speed-up of a round is (1-rank time) / (2-rank time); reported: medians and
+// [min, max] over the rounds, with the load average before and after, to
+// bench/results/dist.json and a table on stdout. The two sides give the same
+// results (test/dist): only the time differs.
+//
+//   node --import tsx bench/dist.ts [--rounds 3] [--aa-n 32] [--aa-batch 8] [--train-steps 10] [--train-batch 128]
+//                                   [--purifier-steps 4] [--purifier-batch 256] [--only aa,train,purifier]
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runNode, runRanks, type RankRun, type RunOptions } from '../src/dist/local.js';
+import { benchOptions, summary } from './stats.js';
+
+const opts = benchOptions(
+  {
+    rounds: 3,
+    'aa-n': 32,
+    'aa-batch': 8,
+    'train-steps': 10,
+    'train-batch': 128,
+    'purifier-steps': 4,
+    'purifier-batch': 256,
+  },
+  { only: 'aa,train,purifier', out: 'bench/results/dist.json' },
+);
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLASSIFIER = join(ROOT, 'models', 'fmnist-cnn-pgd-at', 'model.safetensors');
+const RUN: RunOptions = { execArgv: ['--import', 'tsx'] };
+const tmp = mkdtempSync(join(tmpdir(), 'carso-bench-dist-'));
+
+interface Workload {
+  name: string;
+  /** The command's arguments for an output folder. */
+  args: (out: string) => string[];
+  /** Seconds of the measured work, read from what rank 0 wrote. */
+  seconds: (out: string) => number;
+  /** Units of work per run (points, steps), for the rate. */
+  units: number;
+  unit: string;
+}
+
+const lines = (file: string): Record<string, number>[] =>
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, number>);
+
+const ALL: Workload[] = [
+  {
+    name: 'aa',
+    args: (out) =>
+      ['attack', '--model', CLASSIFIER, '--attack', 'autoattack', '--eps', '0.1', '--n', String(opts['aa-n'])].concat([
+        '--batch-size',
+        String(opts['aa-batch']),
+        '--threads',
+        '1',
+        '--out',
+        out,
+      ]),
+    seconds: (out) => (JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as { seconds: number }).seconds,
+    units: opts['aa-n'],
+    unit: 'points',
+  },
+  {
+    name: 'train',
+    args: (out) =>
+      ['train', '--model', 'fmnist-cnn', '--method', 'pgd-at', '--steps', '3', '--eps', '0.1', '--optimizer', 'adam'].concat(
+        ['--lr', '0.002', '--weight-decay', '0', '--epochs', '1', '--batch-size', String(opts['train-batch'])],
+        ['--limit', String(opts['train-batch'] * opts['train-steps']), '--val-size', '0', '--val-pgd-size', '0'],
+        ['--test-points', '16'],
+        ['--threads', '1', '--out', out],
+      ),
+    seconds: (out) => (lines(join(out, 'metrics.jsonl'))[0] as { seconds: number }).seconds,
+    units: opts['train-steps'],
+    unit: 'steps',
+  },
+  {
+    name: 'purifier',
+    args: (out) =>
+      ['train-purifier', '--classifier-weights', CLASSIFIER, '--epochs', '1'].concat(
+        ['--batch-size', String(opts['purifier-batch']), '--limit', String(opts['purifier-batch'] * opts['purifier-steps'])],
+        ['--threads', '1', '--out', out],
+      ),
+    seconds: (out) => (lines(join(out, 'metrics.jsonl'))[0] as { seconds: number }).seconds,
+    units: opts['purifier-steps'],
+    unit: 'steps',
+  },
+];
+const WORKLOADS = ALL.filter((w) => opts.only.split(',').includes(w.name));
+
+function check(runs: RankRun[], what: string): void {
+  const bad = runs.find((r) => r.code !== 0);
+  if (bad) throw new Error(`${what}: rank ${bad.rank} exited ${bad.code}\n${bad.stderr.slice(-2000)}`);
+}
+
+/** One side of a round: the measured seconds and the wall time of the whole command. */
+async function side(w: Workload, ranks: number, round: number): Promise<{ seconds: number; wall: number }> {
+  const out = join(tmp, `${w.name}-${ranks}-${round}`);
+  const args = ['src/cli/main.ts', ...w.args(out)];
+  const runs = ranks === 1 ? [await runNode(args, RUN)] : await runRanks(ranks, () => args, RUN);
+  check(runs, `${w.name} on ${ranks} rank(s)`);
+  const seconds = w.seconds(out);
+  rmSync(out, { recursive: true, force: true });
+  return { seconds, wall: Math.max(...runs.map((r) => r.ms)) / 1000 };
+}
+
+const loadBefore = os.loadavg()[0] as number;
+const results: Record<string, { one: number[]; two: number[]; wallOne: number[]; wallTwo: number[]; speedup: number[] }> = {};
+for (const w of WORKLOADS) results[w.name] = { one: [], two: [], wallOne: [], wallTwo: [], speedup: [] };
+for (let round = 0; round < opts.rounds; round++)
+  for (const w of WORKLOADS) {
+    const r = results[w.name]!;
+    // NOTE: alternate which side goes first, so a load change within a round does not favour one side
+    const order = round % 2 === 0 ? [1, 2] : [2, 1];
+    const got: Record<number, { seconds: number; wall: number }> = {};
+    for (const ranks of order) got[ranks] = await side(w, ranks, round);
+    r.one.push(got[1]!.seconds);
+    r.two.push(got[2]!.seconds);
+    r.wallOne.push(got[1]!.wall);
+    r.wallTwo.push(got[2]!.wall);
+    r.speedup.push(got[1]!.seconds / got[2]!.seconds);
+    console.error(
+      `round ${round + 1}: ${w.name} 1 rank ${got[1]!.seconds.toFixed(1)} s, 2 ranks ${got[2]!.seconds.toFixed(1)} s`,
+    );
+  }
+const loadAfter = os.loadavg()[0] as number;
+rmSync(tmp, { recursive: true, force: true });
+
+const f = (v: number, d = 2): string => v.toFixed(d);
+const span = (xs: number[], d = 2): string => {
+  const s = summary(xs);
+  return `${f(s.median, d)} (${f(s.min, d)}–${f(s.max, d)})`;
+};
+console.log(`| workload | 1 rank x 1 thread, s | 2 ranks x 1 thread, s | speed-up (2 ranks / 1) | rate 1 → 2 ranks |`);
+console.log(`|---|---|---|---|---|`);
+for (const w of WORKLOADS) {
+  const r = results[w.name]!;
+  const [m1, m2] = [summary(r.one).median, summary(r.two).median];
+  console.log(
+    `| ${w.name} | ${span(r.one, 1)} | ${span(r.two, 1)} | ${span(r.speedup)} | ${f(w.units / m1, 3)} → ${f(w.units / m2, 3)} ${w.unit}/s |`,
+  );
+}
+console.log(`load average (1 min): ${f(loadBefore)} before, ${f(loadAfter)} after, on ${os.cpus().length} CPUs`);
+mkdirSync(dirname(opts.out), { recursive: true });
+writeFileSync(
+  opts.out,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      options: opts,
+      cpus: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      loadAverage: { before: loadBefore, after: loadAfter },
+      workloads: Object.fromEntries(
+        WORKLOADS.map((w) => {
+          const r = results[w.name]!;
+          return [w.name, { ...r, units: w.units, unit: w.unit, speedupSummary: summary(r.speedup) }];
+        }),
+      ),
+    },
+    null,
+    2,
+  ) + '\n',
+);
+console.log(`wrote ${opts.out}`);
