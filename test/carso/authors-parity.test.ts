@@ -174,12 +174,16 @@ for (const g of ['cifar10', 'tiny'] as AuthorsGeometry[]) {
       const xr = x.detach().requiresGrad_();
       const [gx] = grad(carso.forwardWithLatents(xr, z).mul(w).sum(), [xr]);
       assert.ok(gx!.isfinite().all().item() && gx!.abs().max().item() > 0, 'finite, nonzero gradient');
-      // central differences along the input coordinates of largest |gradient|. NOTE: one pixel at a time
-      // with h 1e-5 (moving every pixel at once crosses LeakyReLU kinks: measured 1e-4 relative off);
-      // one pixel agrees to 1e-8..6e-8 relative (truncation ~h^2 |f'''|, rounding ~1e-16 |f| / h) unless
-      // a kink lies within h, which then shows as FD(h) != FD(h / 4): such a pixel is skipped.
+      // central differences along the input coordinates of largest |gradient|, one pixel at a time (moving
+      // every pixel at once crosses LeakyReLU kinks). Measured on Prescott, Haswell and SkylakeX kernels:
+      // FD(h) for h 1e-5 and 2.5e-6 agree with each other and with the gradient to 2e-8..5e-7 relative
+      // (rounding ~eps64 |terms| / h; the sum of weighted logits cancels, so |terms| >> |f|), while a
+      // kink within h moves FD by 1e-4..5e-4 relative. So 1e-5 separates the two with >= 20x margin on
+      // both sides: a pixel with |FD(h) - FD(h/4)| above it has a kink within h and is skipped (the
+      // wide WRN has kinks near most pixels: 1 of the top 4 was kink-free), and every other pixel must
+      // match the gradient. A wrong gradient is off by O(1), not 1e-5.
       const ga = gx!.toFloat64Array();
-      const top = [...ga.keys()].sort((a, b) => Math.abs(ga[b]!) - Math.abs(ga[a]!)).slice(0, 4);
+      const top = [...ga.keys()].sort((a, b) => Math.abs(ga[b]!) - Math.abs(ga[a]!)).slice(0, 16);
       const fd = (i: number, h: number): number => {
         const e = new Float64Array(ga.length);
         e[i] = h;
@@ -189,11 +193,11 @@ for (const g of ['cifar10', 'tiny'] as AuthorsGeometry[]) {
       let checked = 0;
       for (const i of top) {
         const [a, b] = [fd(i, 1e-5), fd(i, 2.5e-6)];
-        if (Math.abs(a - b) > 1e-6 * Math.abs(a)) continue; // a kink within h
+        if (Math.abs(a - b) > 1e-5 * Math.abs(b)) continue; // a kink within h
         checked += 1;
-        assert.ok(Math.abs(a - ga[i]!) <= 1e-6 * Math.abs(ga[i]!), `${g}: d/dx[${i}] ${ga[i]} vs finite differences ${a}`);
+        assert.ok(Math.abs(b - ga[i]!) <= 1e-5 * Math.abs(ga[i]!), `${g}: d/dx[${i}] ${ga[i]} vs finite differences ${b}`);
       }
-      assert.ok(checked >= 2, `${g}: only ${checked} of 4 pixels free of kinks within h`);
+      assert.ok(checked >= 3, `${g}: only ${checked} of 16 pixels free of kinks within h`);
     });
     dispose();
   });
