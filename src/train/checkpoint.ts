@@ -8,6 +8,7 @@ import type { LoaderState } from '../data/index.js';
 import type { LRSchedulerState, OptimizerLike, OptimizerState } from '../optim/index.js';
 import { readSafetensors, writeSafetensors } from '../io/index.js';
 import { Tensor, dispose, getRngState, setRngState, tensor } from '../tensor/index.js';
+import { namingFile } from '../util/fs.js';
 
 const FORMAT = 'carso-checkpoint/1';
 
@@ -43,8 +44,12 @@ export function saveCheckpoint<S>(path: string, { model, optimizer, state }: Che
   }
 }
 
-/** Restores model, optimiser and libtorch RNG from `path`; returns the run state. */
+/** Restores model, optimiser and libtorch RNG from `path`; returns the run state. Errors name the file. */
 export function loadCheckpoint<S>(path: string, model: Module, optimizer: OptimizerLike): S {
+  return namingFile('loadCheckpoint', path, () => restore<S>(path, model, optimizer));
+}
+
+function restore<S>(path: string, model: Module, optimizer: OptimizerLike): S {
   const { tensors, metadata } = readSafetensors(path);
   try {
     if (metadata['format'] !== FORMAT)
