@@ -6,15 +6,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { Pcg32, loadCifar10, loadCifar100, loadFashionMnist, loadTinyImageNet } from '../../src/data/index.js';
+import {
+  DataLoader,
+  ImageDataset,
+  Pcg32,
+  loadCifar10,
+  loadCifar100,
+  loadFashionMnist,
+  loadTinyImageNet,
+} from '../../src/data/index.js';
 import { readBytes } from '../../src/data/files.js';
 import { decodeJpegInto } from '../../src/data/jpeg.js';
 import { encodeSafetensors, loadModule, readSafetensors, saveModule } from '../../src/io/index.js';
 import { dispose, manualSeed, randn, tensor, tidy } from '../../src/tensor/index.js';
 import { Carso, DECODER_CHANNELS, savePurifier, type CarsoGeometry } from '../../src/carso/index.js';
 import { BatchNorm2d, Conv2d, Flatten, Linear, Sequential, Tanh, type Module } from '../../src/nn/index.js';
-import { Adam } from '../../src/optim/index.js';
-import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.js';
+import { Adam, LRScheduler, multiStep } from '../../src/optim/index.js';
+import { resumeRun, saveCheckpoint } from '../../src/train/checkpoint.js';
 import { fingerprint, loadState, saveState } from '../../src/eval/state.js';
 import { writeAll } from '../../test/fixtures/data/generate.js';
 import { concat, mutateBytes, pick } from './mutate.js';
@@ -66,9 +74,15 @@ function smallNet(): Module {
   return new Sequential(new Conv2d(1, 2, 3), new BatchNorm2d(2), new Tanh(), new Flatten(), new Linear(32, 3));
 }
 
-let shared: { net: Module; opt: Adam } | undefined;
-/** The module and optimiser the weight and checkpoint inputs load into (one per process). */
-function target(): { net: Module; opt: Adam } {
+interface Target {
+  net: Module;
+  opt: Adam;
+  loader: DataLoader;
+  scheduler: LRScheduler;
+}
+let shared: Target | undefined;
+/** What the weight and checkpoint inputs load into: module, optimiser, loader, schedule (one per process). */
+function target(): Target {
   if (shared === undefined) {
     manualSeed(0);
     const net = smallNet();
@@ -81,7 +95,15 @@ function target(): { net: Module; opt: Adam } {
         .backward(),
     );
     opt.step(); // so that the optimiser has state tensors to save
-    shared = { net, opt };
+    const ds = new ImageDataset(
+      'd',
+      new Uint8Array(8 * 36),
+      Int32Array.from({ length: 8 }, (_, i) => i % 3),
+      [1, 6, 6],
+      ['a', 'b', 'c'],
+    );
+    const loader = new DataLoader(ds, { batchSize: 2, shuffle: true, seed: 1 });
+    shared = { net, opt, loader, scheduler: new LRScheduler(opt, multiStep([5])) };
   }
   return shared;
 }
@@ -103,13 +125,14 @@ const miniClassifier = (): Module =>
 let classifier: Module | undefined;
 const purifierClassifier = (): Module => (classifier ??= miniClassifier());
 
-const RUN_STATE = {
+const RUN_CONFIG = { model: 'small', lr: 0.001 };
+const runState = (t: Target) => ({
   epoch: 1,
-  loader: { epoch: 1, batch: 0, order: { state: '0123456789abcdef', inc: '0000000000000001' }, size: 4 },
-  schedule: { t: 3, baseLrs: [0.001] },
+  loader: t.loader.state(),
+  schedule: t.scheduler.stateDict(),
   metrics: [{ epoch: 1, loss: 0.5 }],
-  config: { model: 'small', lr: 0.001 },
-};
+  config: RUN_CONFIG,
+});
 const EVAL_STATE = {
   clean: [true, true, false, true],
   robust: [true, false, false, true],
@@ -234,9 +257,12 @@ export const FORMATS: readonly FuzzFormat[] = [
   ),
   safetensorsFormat(
     'checkpoint',
-    'training checkpoint (train/train-purifier --resume)',
-    () => [written((p) => saveCheckpoint(p, { model: target().net, optimizer: target().opt, state: RUN_STATE }))],
-    (path) => void loadCheckpoint(path, target().net, target().opt),
+    'training checkpoint (train/train-purifier --resume: resumeRun)',
+    () => [written((p) => saveCheckpoint(p, { model: target().net, optimizer: target().opt, state: runState(target()) }))],
+    (path) => {
+      const t = target();
+      resumeRun(path, { model: t.net, optimizer: t.opt, loader: t.loader, scheduler: t.scheduler, config: RUN_CONFIG });
+    },
   ),
   safetensorsFormat(
     'purifier',

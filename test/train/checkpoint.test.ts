@@ -10,7 +10,9 @@ import { Linear, Sequential } from '../../src/nn/index.js';
 import { Adam } from '../../src/optim/index.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/index.js';
 import { dispose, manualSeed, rand, randn, tidy } from '../../src/tensor/index.js';
-import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.js';
+import { loadCheckpoint, resumeRun, saveCheckpoint } from '../../src/train/checkpoint.js';
+import { DataLoader, ImageDataset } from '../../src/data/index.js';
+import { LRScheduler, multiStep } from '../../src/optim/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'carso-ckpt-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,6 +70,47 @@ test('damaged checkpoints: every error names the file', () => {
       () => loadCheckpoint(bad, model, optimizer),
       (e: Error) => e.message.includes(bad) && pattern.test(e.message),
       `${name}: an Error naming ${bad} and matching ${pattern}`,
+    );
+  }
+});
+
+test('resumeRun: loader position, schedule step and configuration restored or refused naming the file', () => {
+  const ds = new ImageDataset('d', new Uint8Array(8 * 4), Int32Array.from([0, 1, 0, 1, 0, 1, 0, 1]), [1, 2, 2], ['a', 'b']);
+  const setup = () => {
+    const p = parts();
+    const loader = new DataLoader(ds, { batchSize: 2, shuffle: true, seed: 1 });
+    return { ...p, loader, scheduler: new LRScheduler(p.optimizer, multiStep([])), config: { lr: 0.01 } };
+  };
+  const a = setup();
+  a.scheduler.t = 7;
+  const path = join(dir, 'run.safetensors');
+  const state = {
+    epoch: 2,
+    loader: a.loader.state(),
+    schedule: a.scheduler.stateDict(),
+    metrics: [{ loss: 1 }],
+    config: a.config,
+  };
+  saveCheckpoint(path, { model: a.model, optimizer: a.optimizer, state });
+  const b = setup();
+  assert.deepEqual(resumeRun(path, b), { epoch: 2, metrics: [{ loss: 1 }] });
+  assert.equal(b.scheduler.t, 7);
+  assert.throws(
+    () => resumeRun(path, { ...setup(), config: { lr: 0.1 } }),
+    /run\.safetensors was made with another configuration/,
+  );
+  const cases: [string, object, RegExp][] = [
+    ['epoch', { ...state, epoch: -1 }, /epoch -1 is not a count/],
+    ['loader', { ...state, loader: { ...state.loader, order: 3 } }, /loader random streams are missing/],
+    ['schedule', { ...state, schedule: { t: 'x', baseLrs: [0.01] } }, /schedule is not a step count/],
+    ['size', { ...state, loader: { ...state.loader, size: 5 } }, /state is for 5 points per epoch/],
+  ];
+  for (const [name, bad, pattern] of cases) {
+    const file = edited(path, `run-${name}.safetensors`, 'state', () => JSON.stringify(bad));
+    assert.throws(
+      () => resumeRun(file, setup()),
+      (e: Error) => e.message.includes(file) && pattern.test(e.message),
+      name,
     );
   }
 });
