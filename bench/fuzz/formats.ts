@@ -25,6 +25,7 @@ import { Adam, LRScheduler, multiStep } from '../../src/optim/index.js';
 import { resumeRun, saveCheckpoint } from '../../src/train/checkpoint.js';
 import { fingerprint, loadState, saveState } from '../../src/eval/state.js';
 import { writeAll } from '../../test/fixtures/data/generate.js';
+import { TINY_GEOMETRY, TINY_TAPS, tinyClassifier } from '../../test/carso/tiny.js';
 import { concat, mutateBytes, pick } from './mutate.js';
 import { mutateIdx, mutateJpeg, mutateLines, mutateSafetensors } from './structured.js';
 import { filesMatching, mutateStructure, readTree, type FileTree } from './tree.js';
@@ -108,22 +109,11 @@ function target(): Target {
   return shared;
 }
 
-// NOTE: a purifier geometry of a few kilobytes (1x12x12 images, narrow decoder), so that
-// 10,000 inputs take minutes; the layout and metadata are those of every purifier file.
-const MINI: CarsoGeometry = {
-  channels: 1,
-  size: 12,
-  condDim: 6,
-  latentDim: 3,
-  compressorConvs: 1,
-  decoder: { seed: 1, outputPadding: [1, 0, 1, 1], finalKernel: 3, finalPadding: 1 },
-  decoderChannels: DECODER_CHANNELS.map(() => 4),
-  normalization: { mean: [0.5], std: [0.25] },
-};
-const miniClassifier = (): Module =>
-  new Sequential(new Conv2d(1, 4, 3, { padding: 1 }), new Tanh(), new Conv2d(4, 6, 3, { stride: 2, padding: 1 }), new Tanh());
+// NOTE: the tiny test CARSO (1x12x12 images) with a narrow decoder: a purifier file of a few
+// kilobytes, so that 10,000 inputs take minutes; its layout and metadata are every purifier file's.
+const MINI: CarsoGeometry = { ...TINY_GEOMETRY, decoderChannels: DECODER_CHANNELS.map(() => 4) };
 let classifier: Module | undefined;
-const purifierClassifier = (): Module => (classifier ??= miniClassifier());
+const purifierClassifier = (): Module => (classifier ??= tinyClassifier());
 
 const RUN_CONFIG = { model: 'small', lr: 0.001 };
 const runState = (t: Target) => ({
@@ -271,8 +261,8 @@ export const FORMATS: readonly FuzzFormat[] = [
       [false, true].map((encoder) =>
         written((p) => {
           manualSeed(1);
-          const c = new Carso(purifierClassifier(), { geometry: MINI, taps: ['1', '3'] });
-          savePurifier(p, c.purifier, { encoder, taps: ['1', '3'] });
+          const c = new Carso(purifierClassifier(), { geometry: MINI, taps: TINY_TAPS });
+          savePurifier(p, c.purifier, { encoder, taps: TINY_TAPS });
           c.purifier.dispose();
         }),
       ),
