@@ -83,8 +83,10 @@ export class Carso implements Model {
     const tapShapes = noGrad(() =>
       tidy(() => this.taps.capture(zeros([1, g.channels, g.size, g.size])).taps.map((t) => t.shape.slice(1))),
     );
-    if (o.tapShapes !== undefined && JSON.stringify(tapShapes) !== JSON.stringify(o.tapShapes))
+    if (o.tapShapes !== undefined && JSON.stringify(tapShapes) !== JSON.stringify(o.tapShapes)) {
+      this.taps.remove(); // the classifier is the caller's: leave it without our hooks
       throw new Error(`Carso: taps of [${o.tapShapes.join('], [')}] expected, this classifier gives [${tapShapes.join('], [')}]`);
+    }
     this.purifier = new Purifier({ geometry: g, tapShapes, encoder: o.encoder ?? true });
   }
 

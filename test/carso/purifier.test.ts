@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dispose, manualSeed, noGrad, tidy, type Tensor } from '../../src/tensor/index.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/index.js';
+import { Conv2d, Sequential, Tanh } from '../../src/nn/index.js';
 import {
   Carso,
   GEOMETRIES,
@@ -167,6 +168,12 @@ test('hostile purifier files: refused before anything is built, naming the file 
     ['not-json.safetensors', () => undefined, /purifier metadata/],
   ];
   const named = (bad: string, pattern: RegExp) => (e: Error) => e.message.includes(bad) && pattern.test(e.message);
+  // recorded tap shapes another classifier does not give: refused before the purifier is built
+  const wider = new Sequential(new Conv2d(1, 5, 3, { padding: 1 }), new Tanh(), new Conv2d(5, 6, 3, { stride: 2, padding: 1 }));
+  assert.throws(
+    () => Carso.load(wider, path),
+    named(path, /taps of \[4,12,12\], \[6,6,6\] expected, this classifier gives \[5,12,12\]/),
+  );
   for (const [name, edit, pattern] of cases) {
     const bad = withInfo(name, edit);
     assert.throws(() => Carso.load(a.classifier, bad), named(bad, pattern), name);
