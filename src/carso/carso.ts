@@ -28,7 +28,8 @@ import {
   readAuthorsPurifier,
   type AuthorsFiles,
 } from './authors.js';
-import { Purifier, loadPurifier, purifierInfo } from './purifier.js';
+import { Purifier, checkPurifierFile, loadPurifier, purifierInfo } from './purifier.js';
+import { namingFile } from '../util/fs.js';
 import { Taps } from './taps.js';
 
 export interface CarsoOptions {
@@ -41,6 +42,8 @@ export interface CarsoOptions {
   aggregation?: Aggregation;
   /** Build the training-only encoder (default true). */
   encoder?: boolean;
+  /** The tap shapes the purifier must fit (a file's): checked against the classifier's before the purifier is built. */
+  tapShapes?: readonly (readonly number[])[];
   /**
    * Reconstructions per batched call when EOT draws are batched (forwardDraws).
    * Default: one draw per call. NOTE: on CPU batching is slower: 20 draws of 50
@@ -99,6 +102,10 @@ export class Carso implements Model {
     const tapShapes = noGrad(() =>
       tidy(() => this.taps.capture(zeros([1, g.channels, g.size, g.size])).taps.map((t) => t.shape.slice(1))),
     );
+    if (o.tapShapes !== undefined && JSON.stringify(tapShapes) !== JSON.stringify(o.tapShapes)) {
+      this.taps.remove(); // the classifier is the caller's: leave it without our hooks
+      throw new Error(`Carso: taps of [${o.tapShapes.join('], [')}] expected, this classifier gives [${tapShapes.join('], [')}]`);
+    }
     this.purifier = new Purifier({ geometry: g, tapShapes, encoder: o.encoder ?? true });
   }
 
@@ -117,29 +124,21 @@ export class Carso implements Model {
     const content = readSafetensors(path);
     let carso: Carso | undefined;
     try {
-      const info = purifierInfo(path, content.metadata);
-      if (info.taps === null) throw new Error(`${path} does not name its taps`);
-      const { samples, aggregation, rowsPerCall } = o;
-      carso = new Carso(classifier, {
-        samples,
-        aggregation,
-        rowsPerCall,
-        geometry: info.geometry,
-        taps: info.taps,
-        encoder: info.encoder,
+      return namingFile('Carso.load', path, () => {
+        const info = purifierInfo(path, content.metadata);
+        if (info.taps === null) throw new Error(`${path} does not name its taps`);
+        checkPurifierFile(path, info, content.tensors);
+        const opts = { ...o, geometry: info.geometry, taps: info.taps, encoder: info.encoder, tapShapes: info.tapShapes };
+        carso = new Carso(classifier, opts);
+        loadPurifier(path, carso.purifier, content);
+        // a loaded purifier is for inference: BatchNorms on their running statistics
+        return carso.eval();
       });
-      if (JSON.stringify(carso.purifier.tapShapes) !== JSON.stringify(info.tapShapes))
-        throw new Error(
-          `${path}: taps of [${info.tapShapes.join('], [')}], this classifier gives [${carso.purifier.tapShapes.join('], [')}]`,
-        );
     } catch (err) {
       dispose([...content.tensors.values()]);
       carso?.dispose();
       throw err;
     }
-    loadPurifier(path, carso.purifier, content);
-    // a loaded purifier is for inference: BatchNorms on their running statistics
-    return carso.eval();
   }
 
   private static loadAuthors(classifier: Module, files: AuthorsFiles, o: CarsoLoadOptions): Carso {

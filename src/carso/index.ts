@@ -28,6 +28,7 @@ export {
   loadPurifier,
   readPurifierInfo,
   purifierInfo,
+  checkPurifierFile,
   type PurifierOptions,
   type SavePurifierOptions,
   type PurifierFileInfo,

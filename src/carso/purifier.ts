@@ -12,8 +12,10 @@ import { readSafetensors, writeSafetensors, type SafetensorsContent } from '../i
 import { FlatCatCompressor, TapCompressors } from './compressor.js';
 import { Decoder, DuplexLinearNeck, makeInputCompressor } from './cvae.js';
 import { checkGeometry, imageCodeSize, type CarsoGeometry } from './geometry.js';
+import { PURIFIER_FORMAT, purifierInfo, type PurifierFileInfo } from './purifier-file.js';
+import { namingFile } from '../util/fs.js';
 
-const FORMAT = 'carso-purifier/1';
+export { purifierInfo, checkPurifierFile, type PurifierFileInfo } from './purifier-file.js';
 const ENCODER_PARTS = ['input_compressor', 'joint_fcn_compressor', 'neck'] as const;
 const isEncoderKey = (k: string): boolean => ENCODER_PARTS.some((p) => k.startsWith(`${p}.`));
 
@@ -23,16 +25,6 @@ export interface PurifierOptions {
   tapShapes: readonly (readonly number[])[];
   /** Build the training-only encoder (default true). */
   encoder?: boolean;
-}
-
-/** What a purifier file records besides its tensors. */
-export interface PurifierFileInfo {
-  geometry: CarsoGeometry;
-  tapShapes: number[][];
-  /** The classifier's tapped module names, when the writer knew them. */
-  taps: string[] | null;
-  /** Whether the encoder's tensors are in the file. */
-  encoder: boolean;
 }
 
 interface Encoder {
@@ -125,21 +117,14 @@ export function savePurifier(path: string, p: Purifier, o: SavePurifierOptions =
     taps: o.taps ? [...o.taps] : null,
     encoder,
   };
-  writeSafetensors(path, p.entries(encoder), { ...o.metadata, format: FORMAT, purifier: JSON.stringify(info) });
+  writeSafetensors(path, p.entries(encoder), { ...o.metadata, format: PURIFIER_FORMAT, purifier: JSON.stringify(info) });
 }
 
 /** The metadata of a purifier file (to build a matching Purifier before loading it). NOTE: reads the whole file. */
 export function readPurifierInfo(path: string): PurifierFileInfo {
   const { tensors, metadata } = readSafetensors(path);
   dispose([...tensors.values()]);
-  return purifierInfo(path, metadata);
-}
-
-/** The purifier description in a file's metadata; throws for any other kind of file. */
-export function purifierInfo(path: string, metadata: Readonly<Record<string, string>>): PurifierFileInfo {
-  if (metadata['format'] !== FORMAT)
-    throw new Error(`${path}: not a CARSO purifier file (format '${metadata['format'] ?? 'none'}')`);
-  return JSON.parse(metadata['purifier'] ?? '{}') as PurifierFileInfo;
+  return namingFile('readPurifierInfo', path, () => purifierInfo(path, metadata));
 }
 
 /**

@@ -15,7 +15,7 @@ import { DataLoader, type ImageDataset } from '../data/index.js';
 import { carsoTraining } from '../optim/index.js';
 import { manualSeed, tidy } from '../tensor/index.js';
 import { asModel } from '../attacks/index.js';
-import { loadCheckpoint, saveCheckpoint, type RunState as CheckpointState } from '../train/checkpoint.js';
+import { resumeRun, saveCheckpoint, type RunState as CheckpointState } from '../train/checkpoint.js';
 import { Progress } from '../util/progress.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Carso } from './carso.js';
@@ -100,14 +100,14 @@ export function trainPurifier(
   const ckpt = join(o.out, 'checkpoint.safetensors');
   let metrics: PurifierEpochMetrics[] = [];
   let start = 0;
-  if (o.resume && existsSync(ckpt)) {
-    const s = loadCheckpoint<RunState>(ckpt, carso.purifier, opt);
-    if (JSON.stringify(s.config) !== JSON.stringify(c))
-      throw new Error(`${ckpt} was made with another configuration; use another --out or the same flags`);
-    loader.setState(s.loader);
-    sched.loadStateDict(s.schedule);
-    [metrics, start] = [s.metrics, s.epoch];
-  }
+  if (o.resume && existsSync(ckpt))
+    ({ epoch: start, metrics } = resumeRun<PurifierEpochMetrics, PurifierTrainConfig>(ckpt, {
+      model: carso.purifier,
+      optimizer: opt,
+      loader,
+      scheduler: sched,
+      config: c,
+    }));
   const classifier = asModel(carso.classifier);
   const split = splitOf(carso, c);
   for (let epoch = start; epoch < c.epochs && epoch < (o.stopAfterEpoch ?? Infinity); epoch++) {

@@ -36,7 +36,7 @@ import {
   torchVersion,
   type Device,
 } from '../tensor/index.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { namingFile, writeFileAtomic } from '../util/fs.js';
 import { Progress } from '../util/progress.js';
 import { choice, positiveInt, nonNegativeInt } from './options.js';
 import { addDistOptions, joinGroup, type DistFlags } from './dist.js';
@@ -192,6 +192,10 @@ function checkFlags(f: AttackFlags): void {
 
 /** The checkpoint's architecture and data set: flags first, then its metadata (`carso train`), then card.json beside it. */
 function loadCheckpoint(f: AttackFlags, device: Device): { module: Module; arch: string; dataset: string } {
+  return namingFile('--model', f.model, () => loadModel(f, device));
+}
+
+function loadModel(f: AttackFlags, device: Device): { module: Module; arch: string; dataset: string } {
   const { tensors, metadata } = readSafetensors(f.model);
   try {
     const card = join(dirname(f.model), 'card.json');
@@ -233,14 +237,20 @@ function loadPoints(f: AttackFlags, dataset: string, device: Device, model: Mode
   let y: Tensor;
   let source: string;
   if (f.data !== undefined) {
-    const { tensors } = readSafetensors(f.data);
-    const [tx, ty] = [tensors.get('x'), tensors.get('y')];
-    if (tx === undefined || ty === undefined)
-      throw new Error(`'${f.data}' must hold tensors 'x' [N, C, H, W] and 'y' [N] (has: ${[...tensors.keys()].join(', ')})`);
-    const n = Math.min(f.n, tx.size(0));
-    [x, y] = tidy(() => [tx.narrow(0, 0, n).to('float32').toDevice(device), ty.narrow(0, 0, n).to('int64').toDevice(device)]);
-    dispose([...tensors.values()]);
-    source = f.data;
+    const file = f.data;
+    [x, y] = namingFile('--data', file, () => {
+      const { tensors } = readSafetensors(file);
+      try {
+        const [tx, ty] = [tensors.get('x'), tensors.get('y')];
+        if (tx === undefined || ty === undefined || tx.ndim !== 4 || ty.ndim !== 1)
+          throw new Error(`'${file}' must hold tensors 'x' [N, C, H, W] and 'y' [N] (has: ${[...tensors.keys()].join(', ')})`);
+        const n = Math.min(f.n, tx.size(0), ty.size(0));
+        return tidy(() => [tx.narrow(0, 0, n).to('float32').toDevice(device), ty.narrow(0, 0, n).to('int64').toDevice(device)]);
+      } finally {
+        dispose([...tensors.values()]);
+      }
+    });
+    source = file;
   } else {
     const ds = loadDataset(dataset, { root: f.dataDir, split: f.split, limit: f.n });
     ({ x, y } = makeBatch(ds, range(0, ds.length), undefined, device));

@@ -2,7 +2,6 @@
 // www.cs.toronto.edu/~kriz/cifar.html). Each record is the label byte(s)
 // then 3072 pixel bytes: the R plane, then G, then B, each 32x32 row-major,
 // so a record's pixels are already one [3, 32, 32] CHW image.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageDataset, type LoadOptions } from './dataset.js';
 import { DataFileError } from './errors.js';
@@ -52,7 +51,8 @@ function readRecords(files: readonly string[], layout: RecordLayout, limit: numb
 function classNames(dir: string, file: string, fallback: readonly string[]): readonly string[] {
   const path = findFile(dir, [file]);
   if (path === undefined) return fallback;
-  const names = readFileSync(path, 'utf8')
+  const names = new TextDecoder()
+    .decode(readBytes(path))
     .split('\n')
     .map((s) => s.trim())
     .filter((s) => s !== '');

@@ -1,9 +1,11 @@
 // File access shared by the loaders: reading (gzip detected by its magic
 // bytes, not by the name), and finding a data set's folder under a root that
 // may be the folder itself or hold it under its usual extracted name.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants as bufferConstants } from 'node:buffer';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
+import { readRegularFile } from '../util/fs.js';
 import type { Split } from './dataset.js';
 import { DataFileError, MissingDataError } from './errors.js';
 
@@ -14,23 +16,39 @@ export function isDir(path: string): boolean {
 // NOTE: plain Uint8Array views of Node's Buffers, so that data sets hold one array type.
 const plain = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
-/** The bytes of `file`; a missing or unreadable file throws a DataFileError naming it. */
+/** The bytes of `file` (a regular file); a missing, unreadable or special file throws a DataFileError naming it. */
 export function readBytes(file: string): Uint8Array {
   try {
-    return plain(readFileSync(file));
+    return readRegularFile(file);
   } catch (err) {
     throw new DataFileError(file, `cannot read (${(err as Error).message})`);
   }
 }
 
-/** The bytes of `file`, gunzipped when they start with the gzip magic 1f 8b. */
-export function readMaybeGzip(file: string): Uint8Array {
+/** The first bytes a gzip stream inflates to (at most ~1 MB), from its first 1 KB. */
+function gunzipHead(raw: Uint8Array): Uint8Array {
+  return plain(gunzipSync(raw.subarray(0, 1024), { finishFlush: zlibConstants.Z_SYNC_FLUSH }));
+}
+
+/**
+ * The bytes of `file`, gunzipped when they start with the gzip magic 1f 8b.
+ * `size(head)` gives the full size the format's header (the first bytes) declares:
+ * NOTE: decompression stops past it, so a small file that inflates without end
+ * (a gzip bomb, or a corrupt length) is refused instead of filling memory.
+ */
+export function readMaybeGzip(file: string, size: (head: Uint8Array) => number): Uint8Array {
   const raw = readBytes(file);
   if (raw[0] !== 0x1f || raw[1] !== 0x8b) return raw;
+  let limit = 0;
   try {
-    return plain(gunzipSync(raw));
+    limit = Math.min(size(gunzipHead(raw)) + 1, bufferConstants.MAX_LENGTH);
+    return plain(gunzipSync(raw, { maxOutputLength: limit }));
   } catch (err) {
-    throw new DataFileError(file, `corrupt or truncated gzip data (${(err as Error).message})`);
+    if (err instanceof DataFileError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ERR_BUFFER_TOO_LARGE')
+      throw new DataFileError(file, `gzip data inflates to more than the ${limit - 1} bytes its header declares`);
+    throw new DataFileError(file, `corrupt or truncated gzip data (${e.message})`);
   }
 }
 

@@ -12,8 +12,8 @@ export interface IdxArray {
 
 const UBYTE = 0x08;
 
-/** Parses IDX bytes (already gunzipped) with `ndims` dims; errors name `file`. */
-export function parseIdx(bytes: Uint8Array, ndims: number, file: string): IdxArray {
+/** The header of IDX bytes with `ndims` dims (the whole file or its first bytes): dims and where the data starts. */
+function idxHeader(bytes: Uint8Array, ndims: number, file: string): { dims: number[]; start: number } {
   if (bytes.length < 4) throw new DataFileError(file, `${bytes.length} bytes, too short for an IDX header`);
   const magic = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
   if (bytes[0] !== 0 || bytes[1] !== 0)
@@ -24,7 +24,18 @@ export function parseIdx(bytes: Uint8Array, ndims: number, file: string): IdxArr
   const start = 4 + 4 * ndims;
   if (bytes.length < start) throw new DataFileError(file, `truncated IDX header: ${bytes.length} bytes, need ${start}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const dims = Array.from({ length: ndims }, (_, i) => view.getUint32(4 + 4 * i, false));
+  return { dims: Array.from({ length: ndims }, (_, i) => view.getUint32(4 + 4 * i, false)), start };
+}
+
+/** Header plus data bytes that IDX bytes with `ndims` dims declare (from the header alone). */
+export function idxFileSize(head: Uint8Array, ndims: number, file: string): number {
+  const { dims, start } = idxHeader(head, ndims, file);
+  return start + dims.reduce((a, b) => a * b, 1);
+}
+
+/** Parses IDX bytes (already gunzipped) with `ndims` dims; errors name `file`. */
+export function parseIdx(bytes: Uint8Array, ndims: number, file: string): IdxArray {
+  const { dims, start } = idxHeader(bytes, ndims, file);
   const size = dims.reduce((a, b) => a * b, 1);
   const have = bytes.length - start;
   if (have !== size)
@@ -34,6 +45,15 @@ export function parseIdx(bytes: Uint8Array, ndims: number, file: string): IdxArr
         (have < size ? ' (truncated)' : ' (trailing bytes)'),
     );
   return { dims, data: bytes.subarray(start) };
+}
+
+/** IDX file `file` (raw or gzipped) with `ndims` dims. */
+function readIdx(file: string, ndims: number): IdxArray {
+  return parseIdx(
+    readMaybeGzip(file, (head) => idxFileSize(head, ndims, file)),
+    ndims,
+    file,
+  );
 }
 
 export interface IdxPair {
@@ -47,9 +67,10 @@ export interface IdxPair {
 
 /** An images (N, H, W) + labels (N) IDX pair as a [N, 1, H, W] data set. */
 export function loadIdxPair(p: IdxPair): ImageDataset {
-  const images = parseIdx(readMaybeGzip(p.imagesFile), 3, p.imagesFile);
-  const labels = parseIdx(readMaybeGzip(p.labelsFile), 1, p.labelsFile);
+  const images = readIdx(p.imagesFile, 3);
+  const labels = readIdx(p.labelsFile, 1);
   const [n = 0, h = 0, w = 0] = images.dims;
+  if (h < 1 || w < 1) throw new DataFileError(p.imagesFile, `images of ${h}x${w} pixels`);
   const nLabels = labels.dims[0] ?? 0;
   if (n !== nLabels) throw new DataFileError(p.labelsFile, `${nLabels} labels, but ${p.imagesFile} has ${n} images`);
   const keep = Math.min(n, p.limit);

@@ -11,7 +11,14 @@ import { DataFileError } from './errors.js';
 export function decodeJpegInto(bytes: Uint8Array, file: string, h: number, w: number, out: Uint8Array, offset: number): void {
   let img: { width: number; height: number; data: Uint8Array };
   try {
-    img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 64 });
+    // NOTE: the frame header's size is checked before anything is allocated (maxResolutionInMP), so a
+    // few bytes claiming a 65535x65535 image cost nothing; the memory cap covers the tables and scans.
+    img = jpeg.decode(bytes, {
+      useTArray: true,
+      formatAsRGBA: false,
+      maxResolutionInMP: (h * w + 0.5) / 1e6,
+      maxMemoryUsageInMB: 4,
+    });
   } catch (err) {
     throw new DataFileError(file, `cannot decode JPEG (${(err as Error).message})`);
   }

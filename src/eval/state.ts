@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { encodeSafetensors, readSafetensors, type SafetensorsContent } from '../io/index.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { namingFile, writeFileAtomic } from '../util/fs.js';
 import { Tensor, dispose, op, tensor, tidy } from '../tensor/index.js';
 import type { AttackOptions } from '../attacks/index.js';
 import type { CheckWarning } from './checks.js';
@@ -111,7 +111,8 @@ export function encodeState(fp: string, s: CascadeState, xAdv: Tensor): Uint8Arr
  * or was made by another run (other settings or data), naming the difference.
  */
 export function loadState(path: string, fp: string, x: Tensor): { state: CascadeState; xAdv: Tensor } | null {
-  return existsSync(path) ? decodeState(readSafetensors(path), path, fp, x) : null;
+  if (!existsSync(path)) return null;
+  return namingFile('AutoAttack state', path, () => decodeState(readSafetensors(path), path, fp, x));
 }
 
 /** A state from safetensors content (`path` names it in errors); frees the content's tensors. */
@@ -129,10 +130,22 @@ export function decodeState(
       throw new Error(`${path}: the state was made by a different run (${differences(fp, theirs)}); use another state file`);
     const raw = JSON.parse(metadata['state'] ?? 'null') as Omit<CascadeState, 'clean' | 'robust' | 'nanGrad'> &
       Record<'clean' | 'robust' | 'nanGrad', string>;
+    checkStateJson(raw, x.size(0));
     const state: CascadeState = { ...raw, clean: flags(raw.clean), robust: flags(raw.robust), nanGrad: flags(raw.nanGrad) };
     const adv = tensors.get('adv');
     const advIndex = tensors.get('advIndex');
     if (adv === undefined || advIndex === undefined) throw new Error(`${path}: state file has no adversarial examples`);
+    const m = advIndex.numel;
+    if (
+      advIndex.dtype !== 'int64' ||
+      advIndex.ndim !== 1 ||
+      JSON.stringify(adv.shape) !== JSON.stringify([m, ...x.shape.slice(1)])
+    )
+      throw new Error(
+        `adv [${adv.shape.join(', ')}] and advIndex [${advIndex.shape.join(', ')}] do not fit points [${x.shape.join(', ')}]`,
+      );
+    if (m > 0 && (advIndex.min().item() < 0 || advIndex.max().item() >= x.size(0)))
+      throw new Error(`advIndex holds indices outside [0, ${x.size(0)})`);
     const xAdv =
       advIndex.size(0) === 0
         ? x.detach().clone()
@@ -141,6 +154,29 @@ export function decodeState(
   } finally {
     dispose([...tensors.values()]);
   }
+}
+
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** The bookkeeping JSON of a state file for n points: every field a resumed cascade reads, with its type. */
+function checkStateJson(raw: unknown, n: number): void {
+  const r = raw as Record<string, unknown> | null;
+  const bad = (what: string): never => {
+    throw new Error(`state JSON: ${what}`);
+  };
+  if (typeof r !== 'object' || r === null) bad('not an object');
+  for (const k of ['clean', 'robust', 'nanGrad'])
+    if (typeof r![k] !== 'string' || !new RegExp(`^[01]{${n}}$`).test(r![k] as string)) bad(`${k} is not ${n} flags`);
+  const yAdv = r!['yAdv'];
+  if (!Array.isArray(yAdv) || yAdv.length !== n || !yAdv.every(isInt)) bad(`yAdv is not ${n} labels`);
+  if (!Array.isArray(r!['records']) || !Array.isArray(r!['warnings'])) bad('records or warnings is not a list');
+  if (!isInt(r!['next']) || typeof r!['done'] !== 'boolean') bad('next or done is missing');
+  const cur = r!['current'] as Record<string, unknown> | null;
+  if (cur !== null && (typeof cur !== 'object' || !isInt(cur['attack']) || !isInt(cur['batchesDone'])))
+    bad('current is not an attack in progress');
+  const order = cur?.['order'];
+  if (cur !== null && (!Array.isArray(order) || !order.every((i) => isInt(i) && i < n)))
+    bad(`current.order is not a list of point indices below ${n}`);
 }
 
 /** The top-level settings that differ between two fingerprints, for the error message. */

@@ -5,9 +5,8 @@
 // offsets relative to the start of the data section, which the tensors tile
 // exactly (no gaps, no overlap, nothing after). NOTE: tensor bytes are
 // little-endian; like libtorch itself we assume a little-endian host.
-import { readFileSync } from 'node:fs';
-import { op, tensor, tidy, type DType, type Tensor } from '../tensor/index.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { dispose, op, tensor, tidy, type DType, type Tensor } from '../tensor/index.js';
+import { readRegularFile, writeFileAtomic } from '../util/fs.js';
 import { stateEntries, type StateDictInput } from '../nn/state-dict.js';
 
 const CODES: Record<DType, string> = {
@@ -38,6 +37,8 @@ const BYTES: Record<DType, number> = {
 // NOTE: the reference implementation's cap; a larger "header" is a corrupt length field.
 const MAX_HEADER = 100_000_000;
 const viewAs = op('view', 'dtype');
+// NOTE: our bound, far above any model's tensors: a long shape list is a corrupt header.
+const MAX_DIMS = 64;
 
 export type Metadata = Record<string, string>;
 export interface SafetensorsContent {
@@ -80,7 +81,13 @@ export function writeSafetensors(path: string, tensors: StateDictInput, metadata
 
 /** Reads a .safetensors file; throws an Error naming the file and the defect if it is truncated or corrupt. */
 export function readSafetensors(path: string): SafetensorsContent {
-  return decodeSafetensors(readFileSync(path), path);
+  let bytes: Uint8Array;
+  try {
+    bytes = readRegularFile(path);
+  } catch (err) {
+    throw new Error(`safetensors: ${path}: cannot read (${(err as Error).message})`, { cause: err });
+  }
+  return decodeSafetensors(bytes, path);
 }
 
 /** Parses safetensors bytes; `source` names them in errors. */
@@ -99,10 +106,15 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<bytes>'): Safete
   checkLayout(entries, data.length, fail);
   const tensors = new Map<string, Tensor>();
   for (const e of entries)
-    tensors.set(
-      e.name,
-      tidy(() => viewAs.t(tensor(data.subarray(e.begin, e.end), [e.end - e.begin], 'uint8'), e.dtype).reshape(...e.shape)),
-    );
+    try {
+      tensors.set(
+        e.name,
+        tidy(() => viewAs.t(tensor(data.subarray(e.begin, e.end), [e.end - e.begin], 'uint8'), e.dtype).reshape(...e.shape)),
+      );
+    } catch (err) {
+      dispose([...tensors.values()]);
+      fail(`tensor '${e.name}': ${(err as Error).message}`);
+    }
   return { tensors, metadata };
 }
 
@@ -132,7 +144,10 @@ function parseEntry(name: string, info: unknown, fail: (what: string) => never):
   if (!isIntArray(offs) || offs.length !== 2 || offs[0]! > offs[1]!)
     fail(`${where}: data_offsets ${JSON.stringify(offs)} is not [begin, end] with begin <= end`);
   const [begin, end] = offs as [number, number];
+  // NOTE: sizes beyond 2^53 bytes cannot be checked exactly in doubles, and no file holds them.
   const need = (shape as number[]).reduce((a, b) => a * b, 1) * BYTES[dtype!];
+  if (!Number.isSafeInteger(need) || (shape as number[]).length > MAX_DIMS)
+    fail(`${where}: shape [${String(shape)}] is too large (more than 2^53 bytes or ${MAX_DIMS} dimensions)`);
   if (end - begin !== need)
     fail(
       `${where}: ${info['dtype']} [${String(shape)}] needs ${need} bytes, data_offsets [${begin}, ${end}] span ${end - begin}`,

@@ -6,8 +6,10 @@
 import type { Module } from '../nn/index.js';
 import type { LoaderState } from '../data/index.js';
 import type { LRSchedulerState, OptimizerLike, OptimizerState } from '../optim/index.js';
+import type { RngState } from '../data/random.js';
 import { readSafetensors, writeSafetensors } from '../io/index.js';
 import { Tensor, dispose, getRngState, setRngState, tensor } from '../tensor/index.js';
+import { namingFile } from '../util/fs.js';
 
 const FORMAT = 'carso-checkpoint/1';
 
@@ -43,8 +45,12 @@ export function saveCheckpoint<S>(path: string, { model, optimizer, state }: Che
   }
 }
 
-/** Restores model, optimiser and libtorch RNG from `path`; returns the run state. */
+/** Restores model, optimiser and libtorch RNG from `path`; returns the run state. Errors name the file. */
 export function loadCheckpoint<S>(path: string, model: Module, optimizer: OptimizerLike): S {
+  return namingFile('loadCheckpoint', path, () => restore<S>(path, model, optimizer));
+}
+
+function restore<S>(path: string, model: Module, optimizer: OptimizerLike): S {
   const { tensors, metadata } = readSafetensors(path);
   try {
     if (metadata['format'] !== FORMAT)
@@ -61,4 +67,56 @@ export function loadCheckpoint<S>(path: string, model: Module, optimizer: Optimi
   } finally {
     dispose([...tensors.values()]);
   }
+}
+
+/** What resumeRun restores besides the checkpoint's tensors. */
+export interface ResumeParts<C> extends Omit<CheckpointParts<unknown>, 'state'> {
+  loader: { setState(s: LoaderState): void };
+  scheduler: { loadStateDict(s: LRSchedulerState): void };
+  /** This run's configuration: the checkpoint's must match it. */
+  config: C;
+  /** What of a configuration must match (default: all of it). */
+  comparable?: (c: C) => unknown;
+}
+
+/**
+ * Resumes an epoch loop from the checkpoint at `path`: model, optimiser, RNG,
+ * loader position and schedule step, after checking the run state's fields and
+ * that it was made with this configuration. Returns the epochs done and the
+ * metrics so far. Every error names the file.
+ */
+export function resumeRun<M, C>(path: string, p: ResumeParts<C>): { epoch: number; metrics: M[] } {
+  return namingFile('resume', path, () => {
+    const s = loadCheckpoint<RunState<M, C>>(path, p.model, p.optimizer);
+    checkRunState(s);
+    const same = p.comparable ?? ((c: C) => c);
+    if (JSON.stringify(same(s.config)) !== JSON.stringify(same(p.config)))
+      throw new Error(`${path} was made with another configuration; use another --out or the same flags`);
+    p.loader.setState(s.loader);
+    p.scheduler.loadStateDict(s.schedule);
+    return { epoch: s.epoch, metrics: s.metrics };
+  });
+}
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isRng = (v: unknown): v is RngState =>
+  typeof v === 'object' && v !== null && typeof (v as RngState).state === 'string' && typeof (v as RngState).inc === 'string';
+
+/** The run state's fields with their types (a corrupt checkpoint fails here, not epochs later). */
+function checkRunState(s: unknown): asserts s is RunState<unknown, unknown> {
+  const r = s as Record<string, unknown> | null;
+  const bad = (what: string): never => {
+    throw new Error(`run state: ${what}`);
+  };
+  if (typeof r !== 'object' || r === null) bad('missing');
+  if (!isCount(r!['epoch'])) bad(`epoch ${JSON.stringify(r!['epoch'])} is not a count`);
+  if (!Array.isArray(r!['metrics'])) bad('metrics is not a list');
+  const l = r!['loader'] as Record<string, unknown> | null;
+  if (typeof l !== 'object' || l === null || !isCount(l['epoch']) || !isCount(l['batch']) || !isCount(l['size']))
+    bad('loader position is not epoch, batch and size counts');
+  if (!isRng(l!['order']) || !isRng(l!['augment'])) bad('loader random streams are missing');
+  const sc = r!['schedule'] as Record<string, unknown> | null;
+  const lrs = sc?.['baseLrs'];
+  if (typeof sc !== 'object' || sc === null || !isCount(sc['t']) || !Array.isArray(lrs) || !lrs.every(Number.isFinite))
+    bad('schedule is not a step count and finite base learning rates');
 }

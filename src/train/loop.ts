@@ -17,7 +17,7 @@ import { Progress } from '../util/progress.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { validateConfig, type TrainConfig } from './config.js';
 import { trainingLoss } from './methods.js';
-import { loadCheckpoint, saveCheckpoint, type RunState as CheckpointState } from './checkpoint.js';
+import { resumeRun, saveCheckpoint, type RunState as CheckpointState } from './checkpoint.js';
 import type { ProcessGroup } from '../dist/group.js';
 import { TrainingRank } from '../dist/train.js';
 
@@ -124,13 +124,12 @@ export function train(c: TrainConfig, o: TrainOptions): TrainResult {
   let metrics: EpochMetrics[] = [];
   let start = 0;
   if (o.resume && existsSync(ckpt)) {
-    const s = loadCheckpoint<RunState>(ckpt, model, opt);
-    if (JSON.stringify({ ...s.config, epochs: 0, threads: 0 }) !== JSON.stringify({ ...c, epochs: 0, threads: 0 }))
-      throw new Error(`${ckpt} was made with another configuration; use another --out or the same flags`);
-    loader.setState(s.loader);
-    sched.loadStateDict(s.schedule);
-    metrics = s.metrics;
-    start = s.epoch;
+    const parts = { model, optimizer: opt, loader, scheduler: sched, config: c };
+    // NOTE: more epochs or another thread count continue the same run.
+    ({ epoch: start, metrics } = resumeRun<EpochMetrics, TrainConfig>(ckpt, {
+      ...parts,
+      comparable: (x) => ({ ...x, epochs: 0, threads: 0 }),
+    }));
   }
   for (let epoch = start; epoch < c.epochs; epoch++) {
     if (o.stopAfterEpoch !== undefined && epoch >= o.stopAfterEpoch) break;

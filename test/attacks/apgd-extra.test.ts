@@ -1,7 +1,7 @@
 // APGD against extra fra31 goldens (fixtures/apgd_extra_golden.py): the L1 rule,
 // seeded random starts (libtorch's RNG stream = PyTorch's), and full `perturb`
-// runs with restarts, target classes and the L1 large-eps schedule. Float32 inputs
-// (fra31 casts them), tiny model computing in float64.
+// runs with restarts, target classes and the L1 large-eps schedule. Everything in
+// float64 (the script runs fra31 without its float32 casts; the draws stay float32).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -28,8 +28,13 @@ const G = JSON.parse(readFileSync(new URL('./fixtures/apgd_extra_golden.json', i
   string,
   Single & Perturb
 >;
-const { model, X: X64, Y } = tinyModel();
-const X = X64.to('float32');
+const { model, X, Y } = tinyModel();
+
+// NOTE (tolerance): float64 throughout; the goldens keep 15 decimals (5e-16). The float32 versions
+// of these runs drift from the float64 ones by up to 3.6e-5, ~300 float32 ulps: the same growth in
+// float64 stays below 300 x 2.2e-16 = 7e-14 (measured: <= 9e-16). 1e-10 holds on any CPU and still
+// fails on any float32 step in the chain.
+const TOL = 1e-10;
 
 const singles: [string, Norm, number, typeof ceLoss, boolean][] = [
   ['l1_ce_x_init', 'L1', 1.0, ceLoss, true],
@@ -47,9 +52,9 @@ for (const [key, norm, eps, lossFn, fromX] of singles)
       const r = apgdSingleRun(model, X, Y, fromX ? { ...cfg, xInit: X } : cfg);
       const dev = (a: number[], b: number[]): string => Math.max(...a.map((v, i) => Math.abs(v - b[i]!))).toExponential(2);
       console.log(`${key}: max dev x_best ${dev(r.xBest.toArray(), g.x_best)}, loss_best ${dev(r.lossBest, g.loss_best)}`);
-      checkTensor(r.xBest, g.x_best, `${key} x_best`, 1e-5, 0);
-      checkTensor(r.xBestAdv, g.x_best_adv, `${key} x_best_adv`, 1e-5, 0);
-      checkTensor(r.lossBest, g.loss_best, `${key} loss_best`, 1e-5, 0);
+      checkTensor(r.xBest, g.x_best, `${key} x_best`, TOL, 0);
+      checkTensor(r.xBestAdv, g.x_best_adv, `${key} x_best_adv`, TOL, 0);
+      checkTensor(r.lossBest, g.loss_best, `${key} loss_best`, TOL, 0);
       assert.deepEqual(r.acc, g.acc);
     }));
 
@@ -66,7 +71,7 @@ for (const [key, atk] of perturbs)
       const r = atk.attack(model, X, Y);
       const dev = Math.max(...r.xAdv.toArray().map((v, i) => Math.abs(v - g.adv[i]!)));
       console.log(`${key}: max dev adv ${dev.toExponential(2)}`);
-      checkTensor(r.xAdv, g.adv, `${key} adv`, 1e-5, 0);
+      checkTensor(r.xAdv, g.adv, `${key} adv`, TOL, 0);
       assert.deepEqual(
         r.success,
         g.pred.map((p, i) => p !== Y.toArray()[i]),

@@ -28,31 +28,64 @@ test('APGD checkpoint schedule (fra31 integer form)', () => {
 });
 
 const { model, X, Y } = tinyModel();
-const cases: [string, NormStrategy, number, () => LossFn, boolean][] = [
-  ['apgd_ce_linf_eps0.1_it20', Linf, 0.1, () => ceLoss, false],
-  ['apgd_dlr_linf_eps0.1_it20', Linf, 0.1, () => dlrLoss, true],
-  ['apgd_ce_l2_eps0.3_it20', L2, 0.3, () => ceLoss, false],
+const cases: [string, NormStrategy, number, () => LossFn][] = [
+  ['apgd_ce_linf_eps0.1_it20', Linf, 0.1, () => ceLoss],
+  ['apgd_dlr_linf_eps0.1_it20', Linf, 0.1, () => dlrLoss],
+  ['apgd_ce_l2_eps0.3_it20', L2, 0.3, () => ceLoss],
   // target = 2nd largest clean logit
-  ['apgd_t_linf_eps0.1_it20', Linf, 0.1, () => dlrTargeted(model.forward(X).sort(1)[1].select(1, 3)), true],
+  ['apgd_t_linf_eps0.1_it20', Linf, 0.1, () => dlrTargeted(model.forward(X).sort(1)[1].select(1, 3))],
 ];
 
-for (const [key, norm, eps, loss, chaotic] of cases) {
-  test(`APGD golden ${key}`, () =>
+// NOTE (tolerances): everything is float64 and the golden keeps 10 decimals (rounding <= 5e-11); 20
+// iterations of an 8 -> 12 -> 5 net add ~1e-14, so 1e-9 (20x the rounding) holds on any CPU and
+// fails on any float32 step. One decision is a genuine tie: at checkpoint 19 fra31 counts loss
+// increases over the last iterates, and where iterates 18 and 19 are the same point up to rounding
+// (both pinned to the same corner of the box) their losses differ in the last bit, either way on
+// different BLAS kernels; the step size of the final step then halves or not. For such points only
+// (found from our own trace: |l19 - l18| <= 1e-12 |l19|) the final iterate and x_best_adv (the final
+// iterate, when the point stays misclassified) may take the other branch: measured, the APGD-T point 1
+// lands 2.0e-3 (loss) and 1.03e-3 (x) from the golden under OpenBLAS's Prescott kernel and within
+// 1e-10 under Haswell, Zen and SkylakeX; the bounds are the reference's own spread across machines
+// (attacks_golden.json _meta: loss 5e-3, x 2e-3). Their count is reported; acc and queries stay exact.
+const TIGHT = 1e-9;
+
+/** Columns `cols` of the row-major [rows, n] values. */
+const columns = (v: number[], n: number, cols: number[]): number[] => v.filter((_, i) => cols.includes(i % n));
+
+for (const [key, norm, eps, loss] of cases) {
+  test(`APGD golden ${key}`, (t) =>
     tidy(() => {
       const g = core[key] as GoldenRun;
       const r = apgdSingleRun(model, X, Y, { norm, eps, nIter: 20, lossFn: loss(), eotIter: 1, rho: 0.75, xInit: X });
-      const n = chaotic ? 20 : 21; // the last iterate of the Linf DLR runs is chaotic in the reference itself
-      const dev = (a: number[][], b: number[][]) => Math.max(...a.flat().map((v, i) => Math.abs(v - (b.flat()[i] as number))));
-      console.log(
-        `${key}: max dev trace ${dev(r.lossTrace.slice(0, n), g.loss_trace_per_iterate.slice(0, n)).toExponential(2)}, ` +
-          `x_best ${dev([r.xBest.toArray()], [g.x_best.flat()]).toExponential(2)}, x_best_adv ${dev([r.xBestAdv.toArray()], [g.x_best_adv.flat()]).toExponential(2)}, ` +
-          `loss_best ${dev([r.lossBest], [g.loss_best]).toExponential(2)}`,
+      const B = g.loss_best.length;
+      const d = X.size(1);
+      const [l18, l19] = [r.lossTrace[18]!, r.lossTrace[19]!];
+      const tie = l19.map((l, b) => Math.abs(l - l18[b]!) <= 1e-12 * Math.abs(l));
+      const ties = [...Array(B).keys()].filter((b) => tie[b]);
+      const firm = [...Array(B).keys()].filter((b) => !tie[b]);
+      t.diagnostic(`${key}: ${ties.length} of ${B} points tied at checkpoint 19 (final step checked loosely)`);
+      checkTensor(r.lossTrace.slice(0, 20).flat(), g.loss_trace_per_iterate.slice(0, 20).flat(), `${key} loss trace`, TIGHT, 0);
+      checkTensor(
+        columns(r.lossTrace[20]!, B, firm),
+        columns(g.loss_trace_per_iterate[20]!, B, firm),
+        `${key} last iterate`,
+        TIGHT,
+        0,
       );
-      checkTensor(r.lossTrace.slice(0, n).flat(), g.loss_trace_per_iterate.slice(0, n).flat(), `${key} loss trace`, 1e-6, 0);
-      checkTensor(r.lossTrace[20]!, g.loss_trace_per_iterate[20]!, `${key} last iterate`, chaotic ? 5e-3 : 1e-6, 0);
-      checkTensor(r.xBest, g.x_best.flat(), `${key} x_best`, 1e-6, 0);
-      checkTensor(r.xBestAdv, g.x_best_adv.flat(), `${key} x_best_adv`, chaotic ? 2e-3 : 1e-6, 0);
-      checkTensor(r.lossBest, g.loss_best, `${key} loss_best`, 1e-6, 0);
+      checkTensor(
+        columns(r.lossTrace[20]!, B, ties),
+        columns(g.loss_trace_per_iterate[20]!, B, ties),
+        `${key} last iterate (ties)`,
+        5e-3,
+        0,
+      );
+      checkTensor(r.xBest, g.x_best.flat(), `${key} x_best`, TIGHT, 0);
+      const adv = r.xBestAdv.toArray();
+      const rowsOf = (pts: number[]): number[] => pts.flatMap((b) => [...Array(d).keys()].map((j) => b * d + j));
+      const pick = (v: number[], pts: number[]): number[] => rowsOf(pts).map((i) => v[i]!);
+      checkTensor(pick(adv, firm), pick(g.x_best_adv.flat(), firm), `${key} x_best_adv`, TIGHT, 0);
+      checkTensor(pick(adv, ties), pick(g.x_best_adv.flat(), ties), `${key} x_best_adv (ties)`, 2e-3, 0);
+      checkTensor(r.lossBest, g.loss_best, `${key} loss_best`, TIGHT, 0);
       assert.deepEqual(r.acc, g.acc);
       assert.equal(r.queries, 21);
     }));

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { manualSeed, noGrad, tidy, type Tensor } from '../../src/tensor/index.js';
-import { readSafetensors } from '../../src/io/index.js';
+import { dispose, manualSeed, noGrad, tidy, type Tensor } from '../../src/tensor/index.js';
+import { readSafetensors, writeSafetensors } from '../../src/io/index.js';
+import { Conv2d, Sequential, Tanh } from '../../src/nn/index.js';
 import {
   Carso,
   GEOMETRIES,
@@ -20,7 +21,7 @@ import {
   savePurifier,
   type CarsoGeometry,
 } from '../../src/carso/index.js';
-import { checkTensor } from '../helpers.js';
+import { checkDraws, checkTensor, ulpOne } from '../helpers.js';
 import { FIXTURES } from '../fixtures.js';
 import { TINY_GEOMETRY, TINY_TAPS, tinyCarso } from './tiny.js';
 
@@ -45,8 +46,15 @@ for (const [name, g] of CASES)
     manualSeed(Number(fx.metadata[`${name}.seed`]));
     const p = new Purifier({ geometry: g, tapShapes: TAPS });
     for (const [k, t] of p.stateDict()) {
-      checkTensor(t.flatten(0).narrow(0, 0, Math.min(16, t.numel)), get(`${name}.init.${k}`), `init ${k}`, 0, 0);
-      checkTensor([t.to('float64').sum().item()], get(`${name}.initsum.${k}`), `init sum ${k}`, 1e-9, 1e-9);
+      checkDraws(t.flatten(0).narrow(0, 0, Math.min(16, t.numel)), get(`${name}.init.${k}`), `init ${k}`);
+      // NOTE: n draws, each within ulp(1) (checkDraws), summed in float64.
+      checkTensor(
+        [t.to('float64').sum().item()],
+        get(`${name}.initsum.${k}`),
+        `init sum ${k}`,
+        1e-12 + t.numel * ulpOne(t.dtype),
+        0,
+      );
     }
     const taps = TAPS.map((_, i) => get(`${name}.in.tap${i}`));
     tidy(() => {
@@ -120,4 +128,58 @@ test('save without the encoder (reference keys), load into a fresh purifier: sam
   [a, b].forEach((c) => c.dispose());
   a.classifier.dispose();
   other.dispose();
+});
+
+test('hostile purifier files: refused before anything is built, naming the file (fuzz regressions)', () => {
+  const a = tinyCarso(1);
+  const path = join(dir, 'hostile-base.safetensors');
+  savePurifier(path, a.purifier, { taps: a.tapNames });
+  /** The file with its purifier description changed by `edit`. */
+  const withInfo = (name: string, edit: (info: Record<string, unknown>) => unknown): string => {
+    const { tensors, metadata } = readSafetensors(path);
+    const out = join(dir, name);
+    writeSafetensors(out, tensors, { ...metadata, purifier: JSON.stringify(edit(JSON.parse(metadata['purifier']!))) });
+    dispose([...tensors.values()]);
+    return out;
+  };
+  const geometry = (patch: object) => (i: Record<string, unknown>) => ({
+    ...i,
+    geometry: { ...(i['geometry'] as object), ...patch },
+  });
+  const cases: [string, (i: Record<string, unknown>) => unknown, RegExp][] = [
+    // a latent of 1e9 would have built a 1e9 x 1e9 neck and a 1e9-wide decoder input
+    ['latent.safetensors', geometry({ latentDim: 1e9 }), /the geometry needs decoder\.0\.1\.weight of \[256, 1000000006\]/],
+    // a 65536-pixel image would have been run through the classifier to find the taps
+    ['size.safetensors', geometry({ size: 65536 }), /decoder sides .* do not end at the image size 65536/],
+    [
+      'seed.safetensors',
+      geometry({ decoder: { seed: 4096, outputPadding: [1, 0, 1, 1], finalKernel: 3, finalPadding: 1 } }),
+      /decoder sides/,
+    ],
+    [
+      'padding.safetensors',
+      geometry({ decoder: { seed: 1, outputPadding: [9, 0, 1, 1], finalKernel: 3, finalPadding: 1 } }),
+      /outputPadding must be four 0\/1 values/,
+    ],
+    ['no-geometry.safetensors', (i) => ({ ...i, geometry: undefined }), /geometry is not an object/],
+    ['channels.safetensors', geometry({ decoderChannels: [4, 4, 4] }), /decoderChannels is not 5 positive integers/],
+    ['shapes.safetensors', (i) => ({ ...i, tapShapes: 'x' }), /tapShapes is not a list/],
+    ['taps.safetensors', (i) => ({ ...i, taps: [1, 2] }), /taps is not a list of module names/],
+    ['not-json.safetensors', () => undefined, /purifier metadata/],
+  ];
+  const named = (bad: string, pattern: RegExp) => (e: Error) => e.message.includes(bad) && pattern.test(e.message);
+  // recorded tap shapes another classifier does not give: refused before the purifier is built
+  const wider = new Sequential(new Conv2d(1, 5, 3, { padding: 1 }), new Tanh(), new Conv2d(5, 6, 3, { stride: 2, padding: 1 }));
+  assert.throws(
+    () => Carso.load(wider, path),
+    named(path, /taps of \[4,12,12\], \[6,6,6\] expected, this classifier gives \[5,12,12\]/),
+  );
+  for (const [name, edit, pattern] of cases) {
+    const bad = withInfo(name, edit);
+    assert.throws(() => Carso.load(a.classifier, bad), named(bad, pattern), name);
+    // the description alone (readPurifierInfo) is refused too, except for sizes only the tensors contradict
+    if (name !== 'latent.safetensors') assert.throws(() => readPurifierInfo(bad), named(bad, pattern), name);
+  }
+  a.dispose();
+  a.classifier.dispose();
 });

@@ -51,6 +51,12 @@ const nan = data(
   tidy(() => x.div(x.sub(x))),
 );
 
+const flatImages = data(
+  'flat',
+  tidy(() => x.reshape(6, -1)),
+);
+const oddArch = join(dir, 'odd-arch.safetensors');
+saveModule(oddArch, cnn, { config: JSON.stringify({ model: 'nope' }) });
 const base = ['--model', ckpt, '--data', good, '--eps', '0.1'];
 const cases: [string, string[], RegExp][] = [
   ['negative eps', [...base, '--eps', '-0.1'], /eps '-0.1' must be > 0/],
@@ -82,6 +88,16 @@ const cases: [string, string[], RegExp][] = [
   ['images above 1', ['--model', ckpt, '--data', outside, '--eps', '0.1'], /x must be finite and in \[0, 1\]/],
   ['images with NaN', ['--model', ckpt, '--data', nan, '--eps', '0.1'], /x must be finite and in \[0, 1\]/],
   ['--n 0', [...base, '--n', '0'], /must be a positive integer/],
+  [
+    'images not [N, C, H, W]',
+    ['--model', ckpt, '--data', flatImages, '--eps', '0.1'],
+    /flat.safetensors' must hold tensors 'x' \[N, C, H, W\]/,
+  ],
+  [
+    'unknown architecture in the metadata',
+    ['--model', oddArch, '--data', good, '--eps', '0.1'],
+    /--model: .*odd-arch.safetensors: .*nope/,
+  ],
 ];
 
 describe('carso attack fails fast on bad input and explains', { concurrency: 4 }, () => {

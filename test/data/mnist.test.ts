@@ -1,7 +1,7 @@
 // IDX loading (MNIST / Fashion-MNIST) on generated fixtures: exact bytes,
 // gzip = raw, limit, and one error per kind of corruption.
 import assert from 'node:assert/strict';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -71,6 +71,26 @@ test('corrupt IDX files: each error names the file and the problem', () => {
     const dir = corrupt(name, edit);
     assert.throws(() => loadMnist({ root: dir }), { name: 'DataFileError', file: join(dir, name), message }, String(message));
   }
+});
+
+test('hostile IDX files are refused before they cost memory (fuzz regressions)', () => {
+  // a gzip stream inflating far past what its header declares (a bomb: 64 MB of zeros in 64 kB)
+  const header = idxBytes([5, 6, 7], new Uint8Array(0));
+  const bomb = copyOf('idx/raw');
+  rmSync(join(bomb, IMAGES));
+  writeFileSync(join(bomb, `${IMAGES}.gz`), gzipSync(Buffer.concat([header, Buffer.alloc(64 * 2 ** 20)])));
+  assert.throws(() => loadMnist({ root: bomb }), {
+    name: 'DataFileError',
+    message: /gzip data inflates to more than the 226 bytes its header declares/,
+  });
+  // 0x0-pixel images: consistent sizes, but no image
+  const empty = corrupt(IMAGES, () => idxBytes([5, 0, 7], new Uint8Array(0)));
+  assert.throws(() => loadMnist({ root: empty }), { file: join(empty, IMAGES), message: /images of 0x7 pixels/ });
+  // a link to a device where a file should be: refused without reading (a read of /dev/zero never ends)
+  const dev = copyOf('idx/raw');
+  rmSync(join(dev, LABELS));
+  symlinkSync('/dev/zero', join(dev, LABELS));
+  assert.throws(() => loadMnist({ root: dev }), { file: join(dev, LABELS), message: /not a regular file/ });
 });
 
 test('missing files: where we looked and how to get the data', () => {

@@ -2,7 +2,7 @@
 // wnids.txt, numeric file order, JPEG decoding (against jpeg-js itself and
 // within JPEG error for flat colours), grayscale to 3 channels, errors.
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import jpeg from 'jpeg-js';
@@ -74,6 +74,16 @@ test('corrupt TinyImageNet folders: each error names the file and the problem', 
   assert.throws(() => loadTinyImageNet({ root: dir, split: 'test' }), { file: bad, message: /cannot decode JPEG/ });
   writeFileSync(bad, encodeFlatGrayJpeg(32, 64, 5));
   assert.throws(() => loadTinyImageNet({ root: dir, split: 'test' }), { file: bad, message: /image is 64x32, expected 64x64/ });
+  // fuzz regression: a frame header claiming 65535x65535 pixels is refused before decoding (it cost 116 MB)
+  const huge = encodeFlatGrayJpeg(64, 64, 5);
+  const sof = huge.findIndex((b, i) => b === 0xff && huge[i + 1] === 0xc0);
+  huge.set([0xff, 0xff, 0xff, 0xff], sof + 5);
+  writeFileSync(bad, huge);
+  assert.throws(() => loadTinyImageNet({ root: dir, split: 'test' }), { file: bad, message: /maxResolutionInMP limit exceeded/ });
+  // fuzz regression: a link to a device is refused without reading it
+  rmSync(bad);
+  symlinkSync('/dev/urandom', bad);
+  assert.throws(() => loadTinyImageNet({ root: dir, split: 'test' }), { file: bad, message: /not a regular file/ });
 
   const ann = join(dir, 'val', 'val_annotations.txt');
   writeFileSync(ann, 'val_0.JPEG\tn01641577\t0\t0\t1\t1\nval_1.JPEG\tn99999999\t0\t0\t1\t1\n');

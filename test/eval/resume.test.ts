@@ -137,3 +137,31 @@ test('the final re-check catches a tampered state: out-of-ball examples rejected
   assert.ok(r.finalCheck.maxDistance === 0, 'the rejected rows are reset to x');
   dispose([honest.xAdv, r.xAdv, [...tensors.values()], forged]);
 });
+
+test('a damaged state file is refused naming the file: bookkeeping JSON, indices, shapes (fuzz regressions)', () => {
+  const model = net();
+  const { X, Y } = points(model, 8);
+  const statePath = tmp();
+  const o: AutoAttackOptions = { norm: 'Linf', eps: 0.05, version: 'custom', attacks: ['fgsm'], statePath, ...quiet };
+  runAutoAttack(model, X, Y, o).xAdv.dispose();
+  const { tensors, metadata } = readSafetensors(statePath);
+  const state = JSON.parse(metadata['state']!) as Record<string, unknown>;
+  const advIndex = tensors.get('advIndex')!;
+  const cases: [string, Record<string, unknown>, Record<string, Tensor>, RegExp][] = [
+    ['short flags', { ...state, robust: '01' }, {}, /robust is not 8 flags/],
+    ['no records', { ...state, records: 3 }, {}, /records or warnings is not a list/],
+    ['bad order', { ...state, current: { attack: 0, order: [0, 99], batchesDone: 0 } }, {}, /current\.order/],
+    ['index out of range', state, { advIndex: tidy(() => advIndex.add(100)) }, /advIndex holds indices outside \[0, 8\)/],
+    ['index dtype', state, { advIndex: tidy(() => advIndex.float()) }, /do not fit points/],
+  ];
+  for (const [label, json, replace, pattern] of cases) {
+    writeSafetensors(statePath, { adv: tensors.get('adv')!, advIndex, ...replace }, { ...metadata, state: JSON.stringify(json) });
+    assert.throws(
+      () => runAutoAttack(model, X, Y, o),
+      (e: Error) => e.message.includes(statePath) && pattern.test(e.message),
+      label,
+    );
+    dispose(Object.values(replace));
+  }
+  dispose([...tensors.values()]);
+});

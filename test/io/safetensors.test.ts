@@ -2,7 +2,7 @@
 // writes, and a descriptive Error (naming the file) for each kind of damage.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tensor, type DType, type Tensor } from '../../src/tensor/index.js';
@@ -151,6 +151,16 @@ test('damaged files throw an Error naming the file and the defect, and the proce
     ],
     ['gap', withHeader({ a: F32x2(0, 8), b: F32x2(12, 20) }, new Uint8Array(20)), /tensor 'b' begins at byte 12 .* \(gap\)/],
     ['bad metadata', withHeader({ __metadata__: { n: 1 }, a: F32x2(0, 8) }), /__metadata__ is not an object of strings/],
+    [
+      'size beyond 2^53 bytes',
+      withHeader({ a: { dtype: 'F32', shape: [2 ** 30, 2 ** 30, 2 ** 30], data_offsets: [0, 8] } }),
+      /tensor 'a': shape \[1073741824,1073741824,1073741824\] is too large/,
+    ],
+    [
+      '65 dimensions',
+      withHeader({ a: { dtype: 'F32', shape: [...Array<number>(63).fill(1), 2, 1], data_offsets: [0, 8] } }),
+      /tensor 'a': shape .* is too large \(more than 2\^53 bytes or 64 dimensions\)/,
+    ],
   ];
   for (const [label, bytes, pattern] of cases) {
     const bad = join(dir, `bad-${label.replace(/ /g, '-')}.safetensors`);
@@ -161,6 +171,10 @@ test('damaged files throw an Error naming the file and the defect, and the proce
       `${label}: expected an Error naming ${bad} and matching ${pattern}`,
     );
   }
+  // fuzz regression: a path to a device (here a link to /dev/zero) is refused without reading it
+  const dev = join(dir, 'zero.safetensors');
+  symlinkSync('/dev/zero', dev);
+  assert.throws(() => readSafetensors(dev), /safetensors: .*zero.safetensors: cannot read \(.* is not a regular file/);
   assert.deepEqual(readSafetensors(path).tensors.get('w')!.toArray(), [1, 2, 3, 4], 'still working afterwards');
 });
 
