@@ -38,7 +38,7 @@ import {
 } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { Progress } from '../util/progress.js';
-import { choice, positiveInt, nonNegativeInt } from './options.js';
+import { choice, positiveInt, nonNegativeInt, THREADS_HELP } from './options.js';
 
 const NORMS: readonly Norm[] = ['Linf', 'L2', 'L1'];
 const AUTOATTACK = 'autoattack';
@@ -126,7 +126,7 @@ export function registerAttack(program: Command): void {
     .option('--n <N>', 'first N points of the split', positiveInt, 1000)
     .option('--seed <n>', 'seed of every attack', nonNegativeInt, 0)
     .option('--batch-size <n>', 'points per attack call', positiveInt, 250)
-    .option('--threads <n>', 'libtorch intra-op threads', positiveInt)
+    .option('--threads <n>', THREADS_HELP, positiveInt)
     .option('--device <d>', 'cpu or cuda[:N]', 'cpu')
     .requiredOption(
       '--out <dir>',
