@@ -44,6 +44,12 @@ function referenceBlock(): number {
   return (performance.now() - t0) / 1000;
 }
 
+// The CPU-bound neighbour. NOTE: it ends itself when this script is gone (its parent changes) or after
+// 5 minutes, so a killed or timed-out test never leaves it spinning (an orphan once burned 72 CPU-minutes).
+const HOG = `const parent = Number(process.argv[1]), end = Date.now() + 300000;
+process.stdout.write('ready');
+for (let i = 1; ; i++) if (i % 1e6 === 0 && (process.ppid !== parent || Date.now() > end)) process.exit(0);`;
+
 const timed = (): Timing => ({ carso: carsoBlock(), reference: referenceBlock() });
 
 carsoBlock(); // warm-up: block cache, first-call setup
@@ -51,9 +57,7 @@ const idle: Timing[] = [];
 const busy: Timing[] = [];
 for (let p = 0; p < pairs; p++) {
   idle.push(timed());
-  const hog = spawn(process.execPath, ['-e', 'process.stdout.write("ready"); for (;;);'], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const hog = spawn(process.execPath, ['-e', HOG, String(process.pid)], { stdio: ['ignore', 'pipe', 'ignore'] });
   await once(hog.stdout, 'data'); // spinning from here on
   busy.push(timed());
   hog.kill('SIGKILL');
