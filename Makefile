@@ -78,8 +78,8 @@ demo: build
 	node dist/cli/main.js demo
 
 # Benchmarks: carso vs a PyTorch peer (Debian python3-torch) side by side; long.
-# One thread each, OpenBLAS's own pool included (libtorch's set_num_threads does not govern it).
-bench: export OPENBLAS_NUM_THREADS := 1
+# One thread each, OpenBLAS's pools included: carso sets its own (src/tensor/runtime.ts),
+# bench/stats.ts's runPeer sets the peer's through OPENBLAS_NUM_THREADS.
 bench: build
 	node --import tsx bench/engine.ts
 	node --import tsx bench/train.ts

@@ -1,6 +1,7 @@
 // Small statistics, option and peer-process helpers shared by the benchmarks.
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { getNumThreads } from '../src/tensor/index.js';
 
 /** What benchOptions returns: numbers, strings with a default, possibly-undefined strings without one. */
 export type BenchOptionValues<N extends string, S> = Record<N, number> & {
@@ -59,9 +60,14 @@ export function timed(fn: () => void, iters: number, repeats: number, warmup: nu
   return out;
 }
 
-/** Runs a PyTorch peer script with Debian's interpreter (the one with torch) and parses its JSON stdout. */
+/**
+ * Runs a PyTorch peer script with Debian's interpreter (the one with torch) and parses its JSON stdout.
+ * NOTE: the peer's OpenBLAS pool gets carso's thread count through OPENBLAS_NUM_THREADS, as PyTorch's
+ * set_num_threads does not govern it (carso's setNumThreads does): both sides run as many threads.
+ */
 export function runPeer<T>(script: string, args: readonly string[]): T {
-  const out = execFileSync('/usr/bin/python3', [script, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: String(getNumThreads()) };
+  const out = execFileSync('/usr/bin/python3', [script, ...args], { encoding: 'utf8', maxBuffer: 1 << 24, env });
   return JSON.parse(out) as T;
 }
 

@@ -38,7 +38,7 @@ import {
 } from '../tensor/index.js';
 import { namingFile, writeFileAtomic } from '../util/fs.js';
 import { Progress } from '../util/progress.js';
-import { choice, positiveInt, nonNegativeInt } from './options.js';
+import { choice, positiveInt, nonNegativeInt, THREADS_HELP } from './options.js';
 import { addDistOptions, joinGroup, type DistFlags } from './dist.js';
 import { shardCascade } from '../dist/cascade.js';
 import type { ProcessGroup } from '../dist/group.js';
@@ -128,7 +128,7 @@ export function registerAttack(program: Command): void {
     .option('--n <N>', 'first N points of the split', positiveInt, 1000)
     .option('--seed <n>', 'seed of every attack', nonNegativeInt, 0)
     .option('--batch-size <n>', 'points per attack call', positiveInt, 250)
-    .option('--threads <n>', 'libtorch intra-op threads', positiveInt)
+    .option('--threads <n>', THREADS_HELP, positiveInt)
     .option('--device <d>', 'cpu or cuda[:N]', 'cpu')
     .requiredOption(
       '--out <dir>',

@@ -19,14 +19,14 @@ import { writeReport } from '../eval/report.js';
 import { runSweep } from '../eval/sweep.js';
 import { loadModule } from '../io/index.js';
 import { createModel } from '../models/index.js';
-import { dispose, setNumThreads, torchVersion } from '../tensor/index.js';
+import { dispose, getNumThreads, setNumThreads, torchVersion } from '../tensor/index.js';
 import { Carso } from '../carso/carso.js';
 import { SHIPPED_CLASSIFIER, SHIPPED_PURIFIER, evalTable, sha256 } from './eval.js';
 import { evaluateCarso } from '../carso/evaluate.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { Progress } from '../util/progress.js';
 import { cascadeProgress } from './attack.js';
-import { epsilon, nonNegativeInt, positiveInt } from './options.js';
+import { epsilon, nonNegativeInt, positiveInt, THREADS_HELP } from './options.js';
 import { retrain } from './retrain.js';
 
 interface DemoOptions {
@@ -35,7 +35,7 @@ interface DemoOptions {
   n: number;
   sweepN: number;
   eps: number;
-  threads: number;
+  threads?: number;
   retrain?: boolean;
   classifierWeights: string;
   purifier: string;
@@ -64,15 +64,15 @@ export function registerDemo(program: Command): void {
     .option('--n <N>', 'test images of the main evaluation', positiveInt, 16)
     .option('--sweep-n <N>', 'test images of the eps sweep', positiveInt, 16)
     .option('--eps <eps>', 'Linf radius of the main evaluation', epsilon, 0.1)
-    .option('--threads <n>', 'libtorch threads (1 is safest on a busy machine)', positiveInt, 1)
+    .option('--threads <n>', THREADS_HELP, positiveInt)
     .option('--classifier-weights <file>', 'classifier weights to use instead of the shipped ones', SHIPPED_CLASSIFIER)
     .option('--purifier <file>', 'purifier to use instead of the shipped one', SHIPPED_PURIFIER)
     .option('--retrain', 'train the classifier and the purifier first instead of using the shipped ones (hours on a CPU)')
     .action(async (o: DemoOptions) => {
       const t0 = performance.now();
-      setNumThreads(o.threads);
+      if (o.threads !== undefined) setNumThreads(o.threads);
       const weights = o.retrain
-        ? retrain(join(o.out, 'models'), o.seed, o.threads)
+        ? retrain(join(o.out, 'models'), o.seed, getNumThreads())
         : { classifier: o.classifierWeights, purifier: o.purifier };
       const classifier = createModel('fmnist-cnn');
       loadModule(weights.classifier, classifier);

@@ -19,7 +19,7 @@ import { loadModule } from '../io/index.js';
 import { createModel, modelNames } from '../models/index.js';
 import { dispose, setNumThreads, torchVersion } from '../tensor/index.js';
 import { cascadeProgress } from './attack.js';
-import { choice, epsilon, nonNegativeInt, positiveInt } from './options.js';
+import { choice, epsilon, nonNegativeInt, positiveInt, THREADS_HELP } from './options.js';
 import { AGGREGATIONS, type Aggregation } from '../carso/aggregation.js';
 import { Carso } from '../carso/carso.js';
 import { evaluateCarso, type Protocol } from '../carso/evaluate.js';
@@ -139,7 +139,7 @@ export function registerEval(program: Command): void {
     .option('--eot-n <k>', 'points of the EOT-convergence subset (strict; 0 skips)', nonNegativeInt, 16)
     .option('--skip <stages>', `comma-separated stages to skip (${STAGES.join(', ')})`, (v) => v.split(','), [])
     .option('--seed <n>', 'seed', nonNegativeInt, 0)
-    .option('--threads <n>', 'libtorch intra-op threads', positiveInt)
+    .option('--threads <n>', THREADS_HELP, positiveInt)
     .requiredOption('--out <dir>', 'output folder (eval.json, grid.json, resumable state)')
     .action((f: Flags) => {
       const bad = f.skip.filter((s) => !STAGES.includes(s));

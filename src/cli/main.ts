@@ -2,7 +2,7 @@
 // The `carso` command line. Each subcommand lives in its own file and
 // registers itself here; all validation happens before any work starts.
 import { Command } from 'commander';
-import { getNumThreads, torchVersion, cudaAvailable } from '../tensor/index.js';
+import { threadPools, torchVersion, cudaAvailable } from '../tensor/index.js';
 import { registerAttack } from './attack.js';
 import { registerCompare } from './compare.js';
 import { registerDemo } from './demo.js';
@@ -19,11 +19,12 @@ program
 
 program
   .command('info')
-  .description('print versions, threads and devices')
+  .description('print versions, the thread count of each pool, the BLAS in use and devices')
   .action(() => {
+    const { blasName, ...threads } = threadPools();
     console.log(
       JSON.stringify(
-        { node: process.version, libtorch: torchVersion(), threads: getNumThreads(), cuda: cudaAvailable() },
+        { node: process.version, libtorch: torchVersion(), threads, blas: blasName, cuda: cudaAvailable() },
         null,
         2,
       ),

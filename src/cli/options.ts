@@ -54,3 +54,6 @@ export function nonNegativeInt(v: string): number {
   if (n < 0) throw new InvalidArgumentError(`'${v}' must be a non-negative integer`);
   return n;
 }
+
+/** --threads: what setNumThreads governs (src/tensor/runtime.ts). */
+export const THREADS_HELP = "threads of every compute pool, libtorch's and OpenBLAS's (default 1)";

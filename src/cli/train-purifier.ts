@@ -8,7 +8,7 @@ import { DATASET_NAMES, loadDataset, type DatasetName } from '../data/index.js';
 import { createModel, modelNames } from '../models/index.js';
 import { loadModule } from '../io/index.js';
 import { manualSeed, resolveDevice, setNumThreads } from '../tensor/index.js';
-import { choice, epsilon, nonNegative, nonNegativeInt, positiveInt } from './options.js';
+import { choice, epsilon, nonNegative, nonNegativeInt, positiveInt, THREADS_HELP } from './options.js';
 import { Carso } from '../carso/carso.js';
 import { GEOMETRIES, defaultTapNames } from '../carso/geometry.js';
 import {
@@ -153,7 +153,7 @@ export function registerTrainPurifier(program: Command): void {
     )
     .option('--seed <n>', 'seed for the purifier init, shuffling and attacks', nonNegativeInt, 0)
     .option('--limit <n>', 'use only the first N training points', positiveInt)
-    .option('--threads <n>', 'libtorch intra-op threads', positiveInt)
+    .option('--threads <n>', THREADS_HELP, positiveInt)
     .option('--device <d>', 'cpu or cuda[:N] (needs a CUDA libtorch)', 'cpu')
     .requiredOption('--out <dir>', 'output folder (checkpoint, metrics.jsonl, purifier.safetensors)')
     .option('--resume', 'continue from <out>/checkpoint.safetensors')

@@ -8,7 +8,7 @@ import { DEFAULTS, METHODS, OPTIMIZERS, SCHEDULES, validateConfig, type TrainCon
 import { train } from '../train/loop.js';
 import { DEFAULT_TEST_POINTS, makeCard, testAccuracy } from '../train/card.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { choice, epsilon, intList, nonNegative, nonNegativeInt, number, positiveInt } from './options.js';
+import { choice, epsilon, intList, nonNegative, nonNegativeInt, number, positiveInt, THREADS_HELP } from './options.js';
 import { addDistOptions, joinGroup, type DistFlags } from './dist.js';
 
 interface TrainFlags extends Omit<TrainConfig, 'milestones' | 'eps'>, DistFlags {
@@ -45,7 +45,7 @@ export function registerTrain(program: Command): void {
     .option('--limit <n>', 'use only the first N training points', positiveInt)
     .option('--val-size <n>', 'training points held out for validation', nonNegativeInt, d.valSize)
     .option('--val-pgd-size <n>', 'validation points attacked with PGD-20 each epoch', nonNegativeInt, d.valPgdSize)
-    .option('--threads <n>', 'libtorch intra-op threads', positiveInt)
+    .option('--threads <n>', THREADS_HELP, positiveInt)
     .option('--device <d>', 'cpu or cuda[:N] (needs a CUDA libtorch)', d.device)
     .option(
       '--test-points <n>',

@@ -54,6 +54,11 @@ export interface NativeBinding {
   setRngState(state: Uint8Array): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  // native/threads.cc
+  setBlasThreads(n: number): boolean;
+  blasInfo(): { threads: number; config: string | null; corename: string | null } | null;
+  setInteropThreads(n: number): boolean;
+  getInteropThreads(): number;
   cudaDeviceCount(): number;
   setAllocatorCache(capBytes: number): void;
   stats(): {

@@ -18,13 +18,50 @@ export function setRngState(state: Uint8Array): void {
   native.setRngState(state);
 }
 
-/** Intra-op threads libtorch uses (benchmarks pin this to 1). */
+/**
+ * Threads: one count governs every compute pool in the process, libtorch's
+ * intra-op pool and OpenBLAS's own (which libtorch's set_num_threads leaves at
+ * one thread per core: beside one busy process on a 2-core machine those threads
+ * spin and yield, and a CARSO gradient step ran 16 times slower). The count is 1
+ * unless the program asks for more (`--threads`, setNumThreads), applied when this
+ * module loads, before any compute.
+ * NOTE: OPENBLAS_NUM_THREADS and OMP_NUM_THREADS are not consulted: they only size
+ * the pools the libraries create as they load, and carso then sets both to its own
+ * count, so no environment variable is needed and none set for other programs
+ * changes carso. libtorch's inter-op pool is sized to 1 at load (libtorch allows
+ * one setting per process, before any inter-op work); carso launches no inter-op
+ * work (autograd on CPU and every operator it calls run on the calling thread and
+ * the intra-op pool), so that pool never starts.
+ */
 export function setNumThreads(n: number): void {
-  native.setNumThreads(n);
+  native.setNumThreads(n); // validates n (an integer >= 1)
+  native.setBlasThreads(n); // false for a BLAS other than OpenBLAS: nothing to govern
 }
 
+/** The intra-op thread count (what setNumThreads set). */
 export function getNumThreads(): number {
   return native.getNumThreads();
+}
+
+export interface ThreadPools {
+  /** libtorch's intra-op threads. */
+  intraOp: number;
+  /** libtorch's inter-op threads. */
+  interOp: number;
+  /** OpenBLAS's threads; null for another BLAS (its pool is not governed by carso). */
+  blas: number | null;
+  /** The BLAS in use: OpenBLAS's build string and core, or 'unknown (not OpenBLAS)'. */
+  blasName: string;
+}
+
+export function threadPools(): ThreadPools {
+  const b = native.blasInfo();
+  return {
+    intraOp: native.getNumThreads(),
+    interOp: native.getInteropThreads(),
+    blas: b?.threads ?? null,
+    blasName: b === null ? 'unknown (not OpenBLAS)' : `${b.config ?? 'OpenBLAS'} (core ${b.corename ?? 'unknown'})`,
+  };
 }
 
 export function cudaAvailable(): boolean {
@@ -83,3 +120,6 @@ export function defaultAllocatorCache(env: NodeJS.ProcessEnv = process.env): num
 }
 
 setAllocatorCache(defaultAllocatorCache());
+// false when another copy of this module (src/ beside dist/) set it first
+native.setInteropThreads(1);
+setNumThreads(1);

@@ -1,5 +1,5 @@
 // Memory scopes (tidy/keep/dispose), in-place identity, grad-mode scopes, the
-// RNG (against PyTorch's torch.manual_seed streams) and thread settings.
+// RNG (against PyTorch's torch.manual_seed streams). Thread settings: threads.test.ts.
 //
 // NOTE: liveTensors counts native handles; node-API finalizers of collected
 // handles run in a later task, never inside these synchronous tests, so the
@@ -9,7 +9,6 @@ import { describe, test } from 'node:test';
 import {
   dispose,
   enableGrad,
-  getNumThreads,
   getRngState,
   isGradEnabled,
   keep,
@@ -20,7 +19,6 @@ import {
   randint,
   randn,
   randperm,
-  setNumThreads,
   setRngState,
   tensor,
   tidy,
@@ -266,22 +264,5 @@ describe('RNG', () => {
   test('manualSeed rejects a negative or fractional seed', () => {
     assert.throws(() => manualSeed(-1), /non-negative integer/);
     assert.throws(() => manualSeed(1.5), /non-negative integer/);
-  });
-});
-
-describe('threads', () => {
-  test('setNumThreads / getNumThreads', () => {
-    const prev = getNumThreads();
-    try {
-      setNumThreads(2);
-      assert.equal(getNumThreads(), 2);
-      setNumThreads(1);
-      assert.equal(getNumThreads(), 1);
-      assert.throws(() => setNumThreads(0), /setNumThreads.*>= 1/);
-      assert.equal(getNumThreads(), 1, 'unchanged by a rejected value');
-    } finally {
-      setNumThreads(prev);
-    }
-    assert.equal(getNumThreads(), prev);
   });
 });
