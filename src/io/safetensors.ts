@@ -23,7 +23,8 @@ const CODES: Record<DType, string> = {
   bool: 'BOOL',
 };
 const DTYPES = new Map(Object.entries(CODES).map(([d, c]) => [c, d as DType]));
-const BYTES: Record<DType, number> = {
+/** Bytes per element of each dtype. */
+export const DTYPE_BYTES: Record<DType, number> = {
   float32: 4,
   float64: 8,
   float16: 2,
@@ -98,12 +99,13 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<bytes>'): Safete
   const { entries, metadata } = parseHeader(bytes.subarray(8, 8 + Number(n)), fail);
   checkLayout(entries, data.length, fail);
   const tensors = new Map<string, Tensor>();
-  for (const e of entries)
-    tensors.set(
-      e.name,
-      tidy(() => viewAs.t(tensor(data.subarray(e.begin, e.end), [e.end - e.begin], 'uint8'), e.dtype).reshape(...e.shape)),
-    );
+  for (const e of entries) tensors.set(e.name, tensorFromBytes(data.subarray(e.begin, e.end), e.dtype, e.shape));
   return { tensors, metadata };
+}
+
+/** A new CPU tensor of `shape` holding a copy of little-endian `bytes` (exactly numel x element size of them). */
+export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: readonly number[]): Tensor {
+  return tidy(() => viewAs.t(tensor(bytes, [bytes.length], 'uint8'), dtype).reshape(...shape));
 }
 
 function parseHeader(raw: Uint8Array, fail: (what: string) => never): { entries: Entry[]; metadata: Metadata } {
@@ -132,7 +134,7 @@ function parseEntry(name: string, info: unknown, fail: (what: string) => never):
   if (!isIntArray(offs) || offs.length !== 2 || offs[0]! > offs[1]!)
     fail(`${where}: data_offsets ${JSON.stringify(offs)} is not [begin, end] with begin <= end`);
   const [begin, end] = offs as [number, number];
-  const need = (shape as number[]).reduce((a, b) => a * b, 1) * BYTES[dtype!];
+  const need = (shape as number[]).reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype!];
   if (end - begin !== need)
     fail(
       `${where}: ${info['dtype']} [${String(shape)}] needs ${need} bytes, data_offsets [${begin}, ${end}] span ${end - begin}`,
