@@ -15,11 +15,11 @@ import { mergeEvals } from '../eval/merge.js';
 import type { EvalResult } from '../eval/result.js';
 import { percent as pct } from '../eval/stats.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { loadModule } from '../io/index.js';
-import { createModel, modelNames } from '../models/index.js';
+import { modelNames } from '../models/index.js';
 import { dispose, setNumThreads, torchVersion } from '../tensor/index.js';
 import { cascadeProgress } from './attack.js';
 import { choice, epsilon, nonNegativeInt, positiveInt } from './options.js';
+import { WEIGHTS_HELP, loadClassifier } from './classifier.js';
 import { AGGREGATIONS, type Aggregation } from '../carso/aggregation.js';
 import { Carso } from '../carso/carso.js';
 import { evaluateCarso, type Protocol } from '../carso/evaluate.js';
@@ -117,8 +117,17 @@ export function registerEval(program: Command): void {
     )
     .option('--dataset <name>', `dataset (${DATASET_NAMES.join(', ')})`, choice(DATASET_NAMES), 'fashion-mnist')
     .option('--data-dir <dir>', 'dataset folder (default: the standard location)')
-    .option('--classifier <name>', `classifier architecture (${modelNames.join(', ')})`, choice(modelNames), 'fmnist-cnn')
-    .option('--classifier-weights <file>', 'classifier weights (safetensors)', SHIPPED_CLASSIFIER)
+    .option(
+      '--classifier <name>',
+      `architecture of a state dict classifier (${modelNames.join(', ')})`,
+      choice(modelNames),
+      'fmnist-cnn',
+    )
+    .option(
+      '--classifier-weights <file>',
+      `the classifier: ${WEIGHTS_HELP}; a TorchScript one must follow CARSO's tap convention (README)`,
+      SHIPPED_CLASSIFIER,
+    )
     .option('--purifier <file>', 'purifier written by train-purifier', SHIPPED_PURIFIER)
     .option('--first <i>', 'first test index', nonNegativeInt, 0)
     .option('--n <n>', 'test points', positiveInt, 200)
@@ -147,8 +156,7 @@ export function registerEval(program: Command): void {
       if (f.threads !== undefined) setNumThreads(f.threads);
       const ds = loadDataset(f.dataset, { root: f.dataDir, split: 'test' });
       if (f.first + f.n > ds.length) throw new Error(`--first ${f.first} --n ${f.n}: the test set has ${ds.length} points`);
-      const classifier = createModel(f.classifier, { dataset: f.dataset });
-      loadModule(f.classifierWeights, classifier);
+      const { module: classifier } = loadClassifier(f.classifierWeights, { arch: f.classifier, dataset: f.dataset });
       const carso = Carso.load(classifier, f.purifier, {
         samples: f.samples,
         aggregation: f.aggregation,
