@@ -6,8 +6,7 @@
 //     carso eval --n 200 --out runs/carso-eval          # the shipped Fashion-MNIST models
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { DATASET_NAMES, loadDataset, makeBatch, type DatasetName } from '../data/index.js';
 import { range } from '../eval/accuracy.js';
@@ -15,7 +14,7 @@ import { mergeEvals } from '../eval/merge.js';
 import type { EvalResult } from '../eval/result.js';
 import { percent as pct } from '../eval/stats.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { modelNames } from '../models/index.js';
+import { SHIPPED_MODELS_DIR, modelNames } from '../models/index.js';
 import { dispose, setNumThreads, torchVersion } from '../tensor/index.js';
 import { cascadeProgress } from './attack.js';
 import { choice, epsilon, nonNegativeInt, positiveInt } from './options.js';
@@ -24,10 +23,9 @@ import { AGGREGATIONS, type Aggregation } from '../carso/aggregation.js';
 import { Carso } from '../carso/carso.js';
 import { evaluateCarso, type Protocol } from '../carso/evaluate.js';
 
-const MODELS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
 /** The shipped Fashion-MNIST pair: the PGD-AT classifier and the purifier trained on it. */
-export const SHIPPED_CLASSIFIER = join(MODELS, 'fmnist-cnn-pgd-at', 'model.safetensors');
-export const SHIPPED_PURIFIER = join(MODELS, 'fmnist-carso', 'purifier.safetensors');
+export const SHIPPED_CLASSIFIER = join(SHIPPED_MODELS_DIR, 'fmnist-cnn-pgd-at', 'model.safetensors');
+export const SHIPPED_PURIFIER = join(SHIPPED_MODELS_DIR, 'fmnist-carso', 'purifier.safetensors');
 const STAGES = [
   'classifier-clean',
   'classifier-aa',

@@ -85,11 +85,20 @@ export interface NativeBinding {
 }
 
 function findAddon(): string {
-  // src/tensor/native.ts and dist/tensor/native.js both sit two levels below the root.
+  // src/tensor/native.ts (a checkout) and dist/tensor/native.js (a checkout's build, or the
+  // installed package, whose install step compiled the addon with node-gyp) both sit two
+  // levels below the package root, where build/ is.
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const candidates = [process.env['CARSO_ADDON'], join(root, 'build', 'Release', 'carso.node')];
+  const candidates = [
+    process.env['CARSO_ADDON'],
+    join(root, 'build', 'Release', 'carso.node'),
+    join(root, 'build', 'Debug', 'carso.node'),
+  ];
   for (const c of candidates) if (c !== undefined && existsSync(c)) return c;
-  throw new Error(`carso: native addon not found (looked for ${candidates.filter(Boolean).join(', ')}). Run 'make build' first.`);
+  throw new Error(
+    `carso: native addon not found (looked for ${candidates.filter(Boolean).join(', ')}). ` +
+      "In a checkout run 'make build'; in a project that installed carso, 'npm rebuild carso' compiles it (needs libtorch-dev).",
+  );
 }
 
 export const native: NativeBinding = createRequire(import.meta.url)(findAddon()) as NativeBinding;
