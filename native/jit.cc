@@ -18,6 +18,7 @@
 
 #include <sstream>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace carso {
@@ -176,6 +177,7 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
 }
 
 // jitTensors(h, 'parameters' | 'buffers') -> [[dotted name, handle], ...], handles on the module's own tensors
+// (one handle per tensor: the same handle for each of its names)
 Napi::Value Tensors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -188,11 +190,16 @@ Napi::Value Tensors(const Napi::CallbackInfo& info) {
       for (const auto& b : m.named_buffers()) named.emplace_back(b.name, b.value);
     else
       throw ArgError("kind must be 'parameters' or 'buffers', got '" + kind + "'");
+    // NOTE: a tensor under two names (tied weights) gets one handle, so that TypeScript sees one
+    // parameter (optimisers would otherwise step it twice)
+    std::unordered_map<const c10::TensorImpl*, Napi::Value> handles;
     Napi::Array out = Napi::Array::New(env, named.size());
     for (size_t i = 0; i < named.size(); i++) {
+      const c10::TensorImpl* impl = named[i].second.unsafeGetTensorImpl();
+      if (handles.find(impl) == handles.end()) handles.emplace(impl, wrap(env, named[i].second));
       Napi::Array pair = Napi::Array::New(env, 2);
       pair.Set(0u, Napi::String::New(env, named[i].first));
-      pair.Set(1u, wrap(env, named[i].second));
+      pair.Set(1u, handles.at(impl));
       out.Set(static_cast<uint32_t>(i), pair);
     }
     return out;

@@ -124,7 +124,7 @@ class Machine {
         s.push(this.textInt(at));
         return true;
       case 'L':
-        s.push(intValue(BigInt(this.line().replace(/L$/, ''))));
+        s.push(this.textInt(at, /L$/));
         return true;
       case 'J':
         s.push(this.take(4).readInt32LE(0));
@@ -400,9 +400,10 @@ class Machine {
     return s;
   }
 
-  private textInt(at: number): number | bigint | boolean {
-    const t = this.line();
-    if (t === '01' || t === '00') return t === '01'; // protocol 0 booleans
+  /** INT (and LONG, with its trailing L): a decimal line; INT's 01 / 00 are protocol 0's booleans. */
+  private textInt(at: number, suffix?: RegExp): number | bigint | boolean {
+    const t = suffix === undefined ? this.line() : this.line().replace(suffix, '');
+    if (suffix === undefined && (t === '01' || t === '00')) return t === '01';
     if (!/^-?\d+$/.test(t)) this.fail(at, `INT '${t}' is not an integer`);
     return intValue(BigInt(t));
   }

@@ -12,7 +12,7 @@
 //     const sd = readTorchStateDict('resnet.pt'); // Map name -> Tensor (the caller owns them)
 import { readFileSync } from 'node:fs';
 import { op, tidy, type DType, type Tensor } from '../tensor/index.js';
-import { unpickle, PickleGlobal, type PickleFunction } from './pickle.js';
+import { unpickle, PickleGlobal, type PickleFunction, type UnpickleOptions } from './pickle.js';
 import { DTYPE_BYTES, tensorFromBytes } from './safetensors.js';
 import { ZipArchive } from './zip.js';
 
@@ -97,15 +97,20 @@ function storageOf(pid: unknown): StorageRef {
   return new StorageRef(pid[2], dtype);
 }
 
-/** Reads a torch.save file (`bytes`: its content when already read). */
-export function readTorchFile(path: string, bytes: Uint8Array = readFileSync(path)): TorchFile {
-  const dtypes = new Map<string, DType>(); // storage key -> dtype, as the pickle names them
+/** How torch.save's pickles are read: the allowed globals, storages recorded into `dtypes` (key -> dtype). */
+export function torchUnpickleOptions(source: string, dtypes = new Map<string, DType>()): UnpickleOptions {
   const persistentLoad = (pid: unknown): StorageRef => {
     const s = storageOf(pid);
     dtypes.set(s.key, s.dtype);
     return s;
   };
-  const o = { globals: GLOBALS, persistentLoad, source: path };
+  return { globals: GLOBALS, persistentLoad, source };
+}
+
+/** Reads a torch.save file (`bytes`: its content when already read). */
+export function readTorchFile(path: string, bytes: Uint8Array = readFileSync(path)): TorchFile {
+  const dtypes = new Map<string, DType>();
+  const o = torchUnpickleOptions(path, dtypes);
   let root: unknown;
   let record: (key: string) => Uint8Array;
   if (bytes[0] === 0x80) ({ root, record } = readLegacy(bytes, o, dtypes));
@@ -125,7 +130,7 @@ export function readTorchFile(path: string, bytes: Uint8Array = readFileSync(pat
 /** The legacy format: the pickles in a row, then each storage as [int64 element count][bytes]. */
 function readLegacy(
   bytes: Uint8Array,
-  o: Parameters<typeof unpickle>[1],
+  o: UnpickleOptions,
   dtypes: ReadonlyMap<string, DType>,
 ): { root: unknown; record: (key: string) => Uint8Array } {
   const source = o.source;
@@ -160,14 +165,6 @@ function readLegacy(
     return s;
   };
   return { root: main.value, record };
-}
-
-/** Calls fn on every TensorRef in a value (Maps, arrays). */
-export function walk(v: unknown, fn: (ref: TensorRef) => void, depth = 0): void {
-  if (depth > 64) throw new Error('nested more than 64 levels deep');
-  if (v instanceof TensorRef) fn(v);
-  else if (v instanceof Map) for (const x of v.values()) walk(x, fn, depth + 1);
-  else if (Array.isArray(v)) for (const x of v) walk(x, fn, depth + 1);
 }
 
 function materialize(source: string, refs: readonly TensorRef[], record: (key: string) => Uint8Array): Tensor[] {

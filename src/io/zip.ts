@@ -34,12 +34,18 @@ export class ZipArchive {
     readonly source: string,
   ) {
     this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const { count, offset } = this.directory();
-    let at = offset;
-    for (let i = 0; i < count; i++) {
-      const e = this.centralEntry(at);
-      this.entries.set(e.entry.name, e.entry);
-      at = e.next;
+    try {
+      const { count, offset } = this.directory();
+      let at = offset;
+      for (let i = 0; i < count; i++) {
+        const e = this.centralEntry(at);
+        this.entries.set(e.entry.name, e.entry);
+        at = e.next;
+      }
+    } catch (err) {
+      // NOTE: a field pointing past the end surfaces as Buffer's RangeError: name the file instead
+      if (err instanceof RangeError) this.fail(`corrupt central directory (${err.message})`);
+      throw err;
     }
   }
 

@@ -54,9 +54,16 @@ export class ScriptObject {
     }
   }
 
-  /** Parameters or buffers by dotted name, as new handles on the module's own tensors (in-place updates reach it). */
+  /**
+   * Parameters or buffers by dotted name, as new handles on the module's own tensors (in-place
+   * updates reach it); a tensor under several names (tied weights) is one Tensor.
+   */
   namedTensors(kind: 'parameters' | 'buffers'): [string, Tensor][] {
-    return native.jitTensors(this.handle, kind).map(([name, h]) => [name, new Tensor(h)]);
+    const tensors = new Map<Handle, Tensor>(); // a tied tensor: one handle, so one Tensor, for all its names
+    return native.jitTensors(this.handle, kind).map(([name, h]) => {
+      if (!tensors.has(h)) tensors.set(h, new Tensor(h));
+      return [name, tensors.get(h)!];
+    });
   }
 
   get training(): boolean {

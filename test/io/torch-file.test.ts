@@ -10,7 +10,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dispose } from '../../src/tensor/index.js';
 import { createModel } from '../../src/models/index.js';
-import { findStateDict, loadModule, readSafetensors, readTorchFile, readWeights, TensorRef } from '../../src/io/index.js';
+import {
+  findStateDict,
+  loadModule,
+  readSafetensors,
+  readTorchFile,
+  readWeights,
+  TensorRef,
+  torchUnpickleOptions,
+} from '../../src/io/index.js';
+import { unpickle } from '../../src/io/pickle.js';
+import { ZipArchive } from '../../src/io/zip.js';
 import { checkTensor } from '../helpers.js';
 import { SHIPPED_CNN, TORCH_PYTHON, runTorchPython, torchFiles, torchUnavailable } from '../fixtures.js';
 
@@ -89,6 +99,15 @@ describe('torch.save files', { skip: why ?? false }, () => {
     assert.deepEqual(net.stateDict().get('0.weight')!.toFloat32Array(), before);
     net.dispose();
     small.dispose();
+  });
+
+  test('a pickle cut at any byte is an Error naming the file (never a crash, hang or partial result)', () => {
+    const zip = new ZipArchive(readFileSync(join(files, 'mixed.pt')), 'mixed.pt');
+    const pkl = zip.read('mixed/data.pkl');
+    const o = torchUnpickleOptions('cut.pkl');
+    assert.ok(unpickle(pkl, o).value instanceof Map, 'the whole pickle reads');
+    for (let n = 0; n < pkl.length; n++)
+      assert.throws(() => unpickle(pkl.subarray(0, n), o), /^Error: cut\.pkl: pickle byte \d+: /);
   });
 
   test('a storage shorter than its tensor is an Error, not a read past the end', () => {

@@ -99,6 +99,15 @@ describe('ScriptModule', { skip: why ?? false }, () => {
     dispose([ev, tr, ev64, ...r.values()]);
   });
 
+  test('a weight tied between two layers is one parameter under both names', () => {
+    const m = ScriptModule.load(join(files, 'tied-scripted.pt'));
+    const named = new Map(m.namedParameters());
+    assert.deepEqual([...named.keys()], ['a.weight', 'a.bias', 'b.weight', 'b.bias']);
+    assert.equal(named.get('a.weight'), named.get('b.weight'));
+    assert.equal(m.parameters().length, 3, 'an optimiser steps the tied weight once');
+    m.dispose();
+  });
+
   test('errors name the file and the method; a state dict file is not a TorchScript module', () => {
     const m = ScriptModule.load(join(files, 'scripted.pt'));
     const x = tidy(() => m.parameters()[0]!.detach().clone()); // [16, 1, 3, 3]: not an image batch
