@@ -37,21 +37,22 @@ function run(cmd: string, args: string[], cwd: string, timeout = 1_200_000): Spa
   return r;
 }
 
-/** What the user's script does: the shipped PGD-AT model under APGD-CE on 4 random images labelled by it. */
+/** What the user's script does: APGD-CE on the shipped standard (non-robust) model, 4 random images labelled by it. */
 const USER_SCRIPT = `
-import { manualSeed, rand, noGrad, tidy, getNumThreads } from 'carso/tensor';
+import { manualSeed, rand, noGrad, tidy } from 'carso/tensor';
 import { APGD, asModel } from 'carso/attacks';
 import { createModel, shippedFile } from 'carso/models';
 import { loadModule } from 'carso/io';
 manualSeed(0);
 const net = createModel('fmnist-cnn');
-loadModule(shippedFile('fmnist-cnn-pgd-at', 'model.safetensors'), net);
+loadModule(shippedFile('fmnist-cnn-standard', 'model.safetensors'), net);
 const model = asModel(net.eval());
 const x = rand([4, 1, 28, 28]);
 const y = noGrad(() => tidy(() => model.forward(x).argmax(1)));
 const { xAdv, success } = new APGD({ eps: 0.1, norm: 'Linf', nIter: 10 }).attack(model, x, y);
+const flipped = noGrad(() => tidy(() => model.forward(xAdv).argmax(1).ne(y).toArray())).map(Boolean);
 const moved = tidy(() => xAdv.sub(x).abs().max().item());
-console.log(JSON.stringify({ points: success.length, moved, threads: getNumThreads() }));
+console.log(JSON.stringify({ success, flipped, moved }));
 `;
 
 test(
@@ -81,7 +82,7 @@ test(
       const tgz = join(dir, `carso-${pkg.version}.tgz`);
       const listing = run('tar', ['tzf', tgz], dir).stdout.split('\n');
       assert.deepEqual(
-        listing.filter((f) => f.endsWith('.node') || f.startsWith('package/build/') || f.includes('checkpoint')),
+        listing.filter((f) => f.endsWith('.node') || f.startsWith('package/build/') || /^package\/models\/.*checkpoint/.test(f)),
         [],
         'no prebuilt binary, no training checkpoint',
       );
@@ -109,9 +110,16 @@ test(
       assert.ok(readdirSync(join(installed, 'build', 'Release', 'obj.target', 'carso', 'native')).includes('jit.o'));
 
       writeFileSync(join(project, 'attack.mjs'), USER_SCRIPT);
-      const out = JSON.parse(run(process.execPath, ['attack.mjs'], project).stdout) as { points: number; moved: number };
-      assert.equal(out.points, 4);
-      assert.ok(out.moved > 0 && out.moved <= 0.1 + 1e-6, `the attack moved the images within eps (max ${out.moved})`);
+      const out = JSON.parse(run(process.execPath, ['attack.mjs'], project).stdout) as {
+        success: boolean[];
+        flipped: boolean[];
+        moved: number;
+      };
+      assert.equal(out.success.length, 4);
+      assert.deepEqual(out.flipped, out.success, 'the reported successes are the changed predictions');
+      assert.ok(out.success.some(Boolean), 'the non-robust model is broken somewhere at eps 0.1');
+      // NOTE: 1e-6: x + eps rounded to float32 (one ulp of values in [0, 1] is at most 6e-8)
+      assert.ok(out.moved <= 0.1 + 1e-6, `the images stay within eps (max change ${out.moved})`);
       const help = run('npx', ['carso', '--help'], project).stdout;
       for (const cmd of ['attack', 'train-purifier', 'eval', 'demo']) assert.match(help, new RegExp(`\\b${cmd}\\b`));
     } finally {
