@@ -4,7 +4,6 @@
 // defence stays differentiable end to end (section 6); run the capture under
 // noGrad when no gradient is wanted (purifier training).
 //
-//
 //     const taps = new Taps(wrn, wrn.carsoTapNames()); // the 26 convs of carso.md 2.1
 //     const { output, taps: reps } = tidy(() => taps.capture(x)); // reps[i]: [B, C_i, H_i, W_i]
 //     taps.remove();
