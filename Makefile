@@ -1,7 +1,9 @@
 # carso — the two commands a newcomer runs are `make demo` and `make test`.
 # Each bootstraps what is missing (Debian packages when root, npm ci, the addon
 # build), idempotently. LIBTORCH=/path/to/libtorch builds against another
-# libtorch (e.g. a CUDA build laid out as include/ and lib/).
+# libtorch (e.g. a CUDA build laid out as include/ and lib/). The addon is
+# compiled here with g++; `npm install carso` compiles the same native/*.cc with
+# node-gyp (binding.gyp, the same flags and LIBTORCH rule).
 
 SHELL := /bin/bash
 LIBTORCH ?=
@@ -37,8 +39,10 @@ deps: .stamp-apt node_modules/.package-lock.json
 	@bash scripts/ensure-apt.sh $(DEB_PACKAGES)
 	@touch $@
 
+# CARSO_SKIP_INSTALL_BUILD: the package's install script (node-gyp, for users of the
+# published package) is skipped here; contributors build the addon with the rule below.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	CARSO_SKIP_INSTALL_BUILD=1 npm ci --no-audit --no-fund
 	@touch $@
 
 build: deps addon ts

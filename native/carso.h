@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include <ATen/ATen.h>
+#include <ATen/core/function_schema.h>
 
 #include <functional>
 #include <stdexcept>
@@ -47,6 +48,8 @@ struct ArgError : std::invalid_argument {
 };
 int64_t toInt(const Napi::Value& v, const std::string& what);
 double toDouble(const Napi::Value& v, const std::string& what);
+// A JS argument as an IValue of `type` (what `call` does per operator argument; `arg` names it in errors).
+c10::IValue toIValue(const Napi::Value& v, const c10::TypePtr& type, const c10::Argument& arg);
 
 // Runs `body`; converts every C++ exception into a JS Error prefixed with `context()`.
 template <typename Body, typename Context>

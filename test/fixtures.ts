@@ -1,6 +1,8 @@
 // Access to the PyTorch fixtures (test/fixtures/gen_nn.py) and to the Debian
 // PyTorch that made them, for the tests that talk to it live.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, type SafetensorsContent } from '../src/io/index.js';
@@ -51,4 +53,22 @@ export function runTorchPython(script: string, args: readonly string[]): string 
   const r = spawnSync(TORCH_PYTHON, [join(FIXTURES, script), ...args], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${script} ${args.join(' ')} failed (status ${r.status}): ${r.stderr}`);
   return r.stdout;
+}
+
+/** The shipped PGD-AT Fashion-MNIST classifier (fmnist-cnn), the weights gen_torch_files.py scripts and saves. */
+export const SHIPPED_CNN = join(FIXTURES, '..', '..', 'models', 'fmnist-cnn-pgd-at', 'model.safetensors');
+
+let torchFilesDir: string | undefined;
+/**
+ * gen_torch_files.py's files (TorchScript, torch.save variants, PyTorch references;
+ * the CNN with the shipped weights), written once per process into a temporary folder.
+ * Call only when torchUnavailable() is null.
+ */
+export function torchFiles(): string {
+  if (torchFilesDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'carso-torch-files-'));
+    runTorchPython('gen_torch_files.py', [dir, SHIPPED_CNN]);
+    torchFilesDir = dir;
+  }
+  return torchFilesDir;
 }

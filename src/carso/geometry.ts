@@ -10,7 +10,7 @@ import { CIFAR100_NORM, CIFAR10_NORM, TINY_IMAGENET_NORM } from '../models/datas
 import type { Normalization } from '../models/normalize.js';
 import { FmnistCNN } from '../models/fmnist-cnn.js';
 import { WideResNet } from '../models/wide-resnet.js';
-import type { Module } from '../nn/index.js';
+import { ScriptModule, type Module } from '../nn/index.js';
 
 /** Channels of the decoder's seed and of its four transposed-conv blocks (every geometry). */
 export const DECODER_CHANNELS = [256, 256, 128, 64, 32] as const;
@@ -137,9 +137,13 @@ export function checkGeometry(g: CarsoGeometry): void {
  */
 export const FMNIST_CNN_TAPS: readonly string[] = ['2', '4', '6', '8'];
 
-/** The tap list CARSO uses for a known classifier (WRN: its 26 / 6n+2 convs), else null. */
+/**
+ * The tap list CARSO uses for a known classifier (WRN: its 26 / 6n+2 convs; a TorchScript
+ * classifier: every tap it reports through forward_taps / tap_names), else null.
+ */
 export function defaultTapNames(classifier: Module): string[] | null {
   if (classifier instanceof WideResNet) return classifier.carsoTapNames();
+  if (classifier instanceof ScriptModule) return classifier.tapNames();
   if (classifier instanceof FmnistCNN) return [...FMNIST_CNN_TAPS];
   return null;
 }

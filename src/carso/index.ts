@@ -1,6 +1,6 @@
 // CARSO (Ballarin, Ansuini, Bortolussi, TMLR 2025): representation-conditional
 // purification with a frozen classifier; see /work/shared/spec/carso.md.
-export { Taps, type Capture } from './taps.js';
+export { Taps, type Capture, type TapSource } from './taps.js';
 export {
   GEOMETRIES,
   FMNIST_CNN_TAPS,

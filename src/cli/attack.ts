@@ -4,6 +4,7 @@
 //
 //   carso attack --model runs/x/model.safetensors --eps 0.1 --n 1000 --out runs/x/aa
 //   carso attack --model m.safetensors --arch fmnist-cnn --attack apgd-ce --norm L2 --eps 1.5 --out out/
+//   carso attack --model scripted.pt --eps 8/255 --dataset cifar10 --out out/     (TorchScript: no --arch)
 //
 // Everything is validated (flags, checkpoint, data, labels) before any attack starts.
 import { existsSync, readFileSync } from 'node:fs';
@@ -22,9 +23,9 @@ import {
   type AutoAttackVersion,
   type CascadeEvent,
 } from '../eval/autoattack.js';
-import { readSafetensors, writeSafetensors } from '../io/index.js';
+import { readSafetensors, readWeights, writeSafetensors } from '../io/index.js';
 import { createModel, modelNames } from '../models/index.js';
-import type { Module } from '../nn/index.js';
+import { ScriptModule, type Module } from '../nn/index.js';
 import {
   Tensor,
   dispose,
@@ -42,6 +43,7 @@ import { choice, positiveInt, nonNegativeInt, THREADS_HELP } from './options.js'
 import { addDistOptions, joinGroup, type DistFlags } from './dist.js';
 import { shardCascade } from '../dist/cascade.js';
 import type { ProcessGroup } from '../dist/group.js';
+import { TORCHSCRIPT, WEIGHTS_HELP, isTorchScript } from './classifier.js';
 
 const NORMS: readonly Norm[] = ['Linf', 'L2', 'L1'];
 const AUTOATTACK = 'autoattack';
@@ -109,8 +111,11 @@ function attackList(v: string): string[] {
 export function registerAttack(program: Command): void {
   addDistOptions(program.command('attack'))
     .description('evaluate a checkpoint under an attack or AutoAttack (robust accuracy per attack, resumable)')
-    .requiredOption('--model <file>', 'checkpoint (.safetensors, e.g. the model.safetensors `carso train` writes)')
-    .option('--arch <name>', `architecture (${modelNames.join(', ')}; default: from the checkpoint's metadata or card.json)`)
+    .requiredOption('--model <file>', `the classifier: ${WEIGHTS_HELP} (e.g. the model.safetensors \`carso train\` writes)`)
+    .option(
+      '--arch <name>',
+      `architecture of a state dict (${modelNames.join(', ')}; default: from the checkpoint's metadata or card.json)`,
+    )
     .option('--dataset <name>', `data set (${DATASET_NAMES.join(', ')}; default: the checkpoint's)`)
     .option('--data-dir <dir>', 'dataset folder (default: the standard location)')
     .option('--data <file>', 'images instead of --dataset: a .safetensors with x [N, C, H, W] float in [0, 1] and y [N] int64')
@@ -190,19 +195,26 @@ function checkFlags(f: AttackFlags): void {
   if (f.data !== undefined && !existsSync(f.data)) throw new Error(`data file '${f.data}' not found`);
 }
 
-/** The checkpoint's architecture and data set: flags first, then its metadata (`carso train`), then card.json beside it. */
+/**
+ * The checkpoint as a module, with its architecture and data set: flags first, then its
+ * metadata (`carso train`), then card.json beside it. A TorchScript file is its own architecture.
+ */
 function loadCheckpoint(f: AttackFlags, device: Device): { module: Module; arch: string; dataset: string } {
   return namingFile('--model', f.model, () => loadModel(f, device));
 }
 
 function loadModel(f: AttackFlags, device: Device): { module: Module; arch: string; dataset: string } {
-  const { tensors, metadata } = readSafetensors(f.model);
+  const card = join(dirname(f.model), 'card.json');
+  const fromCard = existsSync(card)
+    ? (parseJson(readFileSync(card, 'utf8')) as { architecture?: string; dataset?: string } | null)
+    : null;
+  if (isTorchScript(f.model)) {
+    const module = ScriptModule.load(f.model, { device }).eval();
+    return { module, arch: TORCHSCRIPT, dataset: f.dataset ?? fromCard?.dataset ?? 'fashion-mnist' };
+  }
+  const { tensors, metadata } = readWeights(f.model);
   try {
-    const card = join(dirname(f.model), 'card.json');
     const fromMeta = parseJson(metadata['config']) as { model?: string; dataset?: string } | null;
-    const fromCard = existsSync(card)
-      ? (parseJson(readFileSync(card, 'utf8')) as { architecture?: string; dataset?: string } | null)
-      : null;
     const arch = f.arch ?? fromMeta?.model ?? fromCard?.architecture;
     if (arch === undefined)
       throw new Error(

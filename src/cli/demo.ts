@@ -17,8 +17,6 @@ import { range } from '../eval/accuracy.js';
 import type { AttackSpec } from '../eval/autoattack.js';
 import { writeReport } from '../eval/report.js';
 import { runSweep } from '../eval/sweep.js';
-import { loadModule } from '../io/index.js';
-import { createModel } from '../models/index.js';
 import { dispose, getNumThreads, setNumThreads, torchVersion } from '../tensor/index.js';
 import { Carso } from '../carso/carso.js';
 import { SHIPPED_CLASSIFIER, SHIPPED_PURIFIER, evalTable, sha256 } from './eval.js';
@@ -27,6 +25,7 @@ import { writeFileAtomic } from '../util/fs.js';
 import { Progress } from '../util/progress.js';
 import { cascadeProgress } from './attack.js';
 import { epsilon, nonNegativeInt, positiveInt, THREADS_HELP } from './options.js';
+import { WEIGHTS_HELP, loadClassifier } from './classifier.js';
 import { retrain } from './retrain.js';
 
 interface DemoOptions {
@@ -65,7 +64,11 @@ export function registerDemo(program: Command): void {
     .option('--sweep-n <N>', 'test images of the eps sweep', positiveInt, 16)
     .option('--eps <eps>', 'Linf radius of the main evaluation', epsilon, 0.1)
     .option('--threads <n>', THREADS_HELP, positiveInt)
-    .option('--classifier-weights <file>', 'classifier weights to use instead of the shipped ones', SHIPPED_CLASSIFIER)
+    .option(
+      '--classifier-weights <file>',
+      `classifier to use instead of the shipped one: ${WEIGHTS_HELP} (fmnist-cnn for a state dict)`,
+      SHIPPED_CLASSIFIER,
+    )
     .option('--purifier <file>', 'purifier to use instead of the shipped one', SHIPPED_PURIFIER)
     .option('--retrain', 'train the classifier and the purifier first instead of using the shipped ones (hours on a CPU)')
     .action(async (o: DemoOptions) => {
@@ -74,8 +77,7 @@ export function registerDemo(program: Command): void {
       const weights = o.retrain
         ? retrain(join(o.out, 'models'), o.seed, getNumThreads())
         : { classifier: o.classifierWeights, purifier: o.purifier };
-      const classifier = createModel('fmnist-cnn');
-      loadModule(weights.classifier, classifier);
+      const { module: classifier } = loadClassifier(weights.classifier, { arch: 'fmnist-cnn' });
       const carso = Carso.load(classifier, weights.purifier);
       const ds = loadDataset('fashion-mnist', { split: 'test' });
       const b = makeBatch(ds, range(0, Math.max(o.n, o.sweepN)));

@@ -6,8 +6,7 @@
 //     carso eval --n 200 --out runs/carso-eval          # the shipped Fashion-MNIST models
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { DATASET_NAMES, loadDataset, makeBatch, type DatasetName } from '../data/index.js';
 import { range } from '../eval/accuracy.js';
@@ -15,21 +14,20 @@ import { mergeEvals } from '../eval/merge.js';
 import type { EvalResult } from '../eval/result.js';
 import { percent as pct } from '../eval/stats.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { loadModule } from '../io/index.js';
-import { createModel, modelNames } from '../models/index.js';
+import { SHIPPED_MODELS_DIR, modelNames } from '../models/index.js';
 import { dispose, setNumThreads, torchVersion } from '../tensor/index.js';
 import { cascadeProgress } from './attack.js';
 import { choice, epsilon, nonNegativeInt, positiveInt, THREADS_HELP } from './options.js';
+import { WEIGHTS_HELP, loadClassifier } from './classifier.js';
 import { AGGREGATIONS, type Aggregation } from '../carso/aggregation.js';
 import { Carso } from '../carso/carso.js';
 import { evaluateCarso, type Protocol } from '../carso/evaluate.js';
 import { shardCascade } from '../dist/cascade.js';
 import { addDistOptions, joinGroup, type DistFlags } from './dist.js';
 
-const MODELS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
 /** The shipped Fashion-MNIST pair: the PGD-AT classifier and the purifier trained on it. */
-export const SHIPPED_CLASSIFIER = join(MODELS, 'fmnist-cnn-pgd-at', 'model.safetensors');
-export const SHIPPED_PURIFIER = join(MODELS, 'fmnist-carso', 'purifier.safetensors');
+export const SHIPPED_CLASSIFIER = join(SHIPPED_MODELS_DIR, 'fmnist-cnn-pgd-at', 'model.safetensors');
+export const SHIPPED_PURIFIER = join(SHIPPED_MODELS_DIR, 'fmnist-carso', 'purifier.safetensors');
 const STAGES = [
   'classifier-clean',
   'classifier-aa',
@@ -118,8 +116,17 @@ export function registerEval(program: Command): void {
     )
     .option('--dataset <name>', `dataset (${DATASET_NAMES.join(', ')})`, choice(DATASET_NAMES), 'fashion-mnist')
     .option('--data-dir <dir>', 'dataset folder (default: the standard location)')
-    .option('--classifier <name>', `classifier architecture (${modelNames.join(', ')})`, choice(modelNames), 'fmnist-cnn')
-    .option('--classifier-weights <file>', 'classifier weights (safetensors)', SHIPPED_CLASSIFIER)
+    .option(
+      '--classifier <name>',
+      `architecture of a state dict classifier (${modelNames.join(', ')})`,
+      choice(modelNames),
+      'fmnist-cnn',
+    )
+    .option(
+      '--classifier-weights <file>',
+      `the classifier: ${WEIGHTS_HELP}; a TorchScript one must follow CARSO's tap convention (README)`,
+      SHIPPED_CLASSIFIER,
+    )
     .option('--purifier <file>', 'purifier written by train-purifier', SHIPPED_PURIFIER)
     .option('--first <i>', 'first test index', nonNegativeInt, 0)
     .option('--n <n>', 'test points', positiveInt, 200)
@@ -148,8 +155,7 @@ export function registerEval(program: Command): void {
       if (f.threads !== undefined) setNumThreads(f.threads);
       const ds = loadDataset(f.dataset, { root: f.dataDir, split: 'test' });
       if (f.first + f.n > ds.length) throw new Error(`--first ${f.first} --n ${f.n}: the test set has ${ds.length} points`);
-      const classifier = createModel(f.classifier, { dataset: f.dataset });
-      loadModule(f.classifierWeights, classifier);
+      const { module: classifier } = loadClassifier(f.classifierWeights, { arch: f.classifier, dataset: f.dataset });
       const carso = Carso.load(classifier, f.purifier, {
         samples: f.samples,
         aggregation: f.aggregation,

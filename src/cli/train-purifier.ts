@@ -5,10 +5,10 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { DATASET_NAMES, loadDataset, type DatasetName } from '../data/index.js';
-import { createModel, modelNames } from '../models/index.js';
-import { loadModule } from '../io/index.js';
+import { modelNames } from '../models/index.js';
 import { manualSeed, resolveDevice, setNumThreads } from '../tensor/index.js';
 import { choice, epsilon, nonNegative, nonNegativeInt, positiveInt, THREADS_HELP } from './options.js';
+import { WEIGHTS_HELP, loadClassifier } from './classifier.js';
 import { Carso } from '../carso/carso.js';
 import { GEOMETRIES, defaultTapNames } from '../carso/geometry.js';
 import {
@@ -95,10 +95,13 @@ export function registerTrainPurifier(program: Command): void {
     .option('--data-dir <dir>', 'dataset folder (default: the standard location)')
     .option(
       '--classifier <name>',
-      `classifier architecture (${modelNames.join(', ')}; default fmnist-cnn for 28x28, wrn-28-10 for RGB)`,
+      `architecture of a state dict classifier (${modelNames.join(', ')}; default fmnist-cnn for 28x28, wrn-28-10 for RGB)`,
       choice(modelNames),
     )
-    .requiredOption('--classifier-weights <file>', 'the frozen classifier (safetensors, e.g. <train out>/model.safetensors)')
+    .requiredOption(
+      '--classifier-weights <file>',
+      `the frozen classifier: ${WEIGHTS_HELP}; a TorchScript one must follow CARSO's tap convention (README)`,
+    )
     .option('--taps <names>', "comma-separated module names to tap (default: the classifier's CARSO taps)", names)
     .option('--epochs <n>', 'epochs (default per dataset: 200 CIFAR, 250 Tiny, 16 greyscale)', positiveInt)
     .option('--batch-size <n>', 'batch size; the lr scales with it (default 640 CIFAR, 128 Tiny, 256 greyscale)', positiveInt)
@@ -165,10 +168,8 @@ export function registerTrainPurifier(program: Command): void {
       const device = resolveDevice(f.device);
       if (f.threads !== undefined) setNumThreads(f.threads);
       const geometry = GEOMETRIES[f.dataset];
-      const classifier = createModel(f.classifier ?? (geometry.channels === 1 ? 'fmnist-cnn' : 'wrn-28-10'), {
-        dataset: f.dataset,
-      });
-      loadModule(f.classifierWeights, classifier);
+      const arch = f.classifier ?? (geometry.channels === 1 ? 'fmnist-cnn' : 'wrn-28-10');
+      const { module: classifier } = loadClassifier(f.classifierWeights, { arch, dataset: f.dataset });
       const taps = f.taps ?? defaultTapNames(classifier);
       if (taps === null) throw new Error(`no default taps for ${classifier.constructor.name}: give --taps`);
       const ds = loadDataset(f.dataset, { root: f.dataDir, split: 'train', limit: f.limit });

@@ -22,7 +22,8 @@ const CODES: Record<DType, string> = {
   bool: 'BOOL',
 };
 const DTYPES = new Map(Object.entries(CODES).map(([d, c]) => [c, d as DType]));
-const BYTES: Record<DType, number> = {
+/** Bytes per element of each dtype. */
+export const DTYPE_BYTES: Record<DType, number> = {
   float32: 4,
   float64: 8,
   float16: 2,
@@ -107,15 +108,17 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<bytes>'): Safete
   const tensors = new Map<string, Tensor>();
   for (const e of entries)
     try {
-      tensors.set(
-        e.name,
-        tidy(() => viewAs.t(tensor(data.subarray(e.begin, e.end), [e.end - e.begin], 'uint8'), e.dtype).reshape(...e.shape)),
-      );
+      tensors.set(e.name, tensorFromBytes(data.subarray(e.begin, e.end), e.dtype, e.shape));
     } catch (err) {
       dispose([...tensors.values()]);
       fail(`tensor '${e.name}': ${(err as Error).message}`);
     }
   return { tensors, metadata };
+}
+
+/** A new CPU tensor of `shape` holding a copy of little-endian `bytes` (exactly numel x element size of them). */
+export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: readonly number[]): Tensor {
+  return tidy(() => viewAs.t(tensor(bytes, [bytes.length], 'uint8'), dtype).reshape(...shape));
 }
 
 function parseHeader(raw: Uint8Array, fail: (what: string) => never): { entries: Entry[]; metadata: Metadata } {
@@ -145,7 +148,7 @@ function parseEntry(name: string, info: unknown, fail: (what: string) => never):
     fail(`${where}: data_offsets ${JSON.stringify(offs)} is not [begin, end] with begin <= end`);
   const [begin, end] = offs as [number, number];
   // NOTE: sizes beyond 2^53 bytes cannot be checked exactly in doubles, and no file holds them.
-  const need = (shape as number[]).reduce((a, b) => a * b, 1) * BYTES[dtype!];
+  const need = (shape as number[]).reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype!];
   if (!Number.isSafeInteger(need) || (shape as number[]).length > MAX_DIMS)
     fail(`${where}: shape [${String(shape)}] is too large (more than 2^53 bytes or ${MAX_DIMS} dimensions)`);
   if (end - begin !== need)

@@ -92,3 +92,4 @@ function entry(name: string): Entry {
   if (!Object.hasOwn(REGISTRY, name)) throw new Error(`unknown model '${name}' (valid: ${modelNames.join(', ')})`);
   return REGISTRY[name as ModelName];
 }
+export { SHIPPED_MODELS_DIR, shippedFile } from './shipped.js';

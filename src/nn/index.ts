@@ -9,3 +9,4 @@ export { ReLU, LeakyReLU, SiLU, Sigmoid, Tanh, Softplus } from './activation.js'
 export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './pooling.js';
 export { Identity, Flatten, Dropout } from './basic.js';
 export { Sequential } from './sequential.js';
+export { ScriptModule, type ScriptModuleOptions } from './script-module.js';

@@ -14,7 +14,7 @@ import { loadStateDict, stateEntries, type LoadResult, type StateDictInput } fro
 export type ForwardHook = (module: Module, input: Tensor, output: Tensor) => Tensor | void;
 
 type Kind = 'param' | 'buffer';
-const FLOATING: readonly DType[] = ['float32', 'float64', 'float16', 'bfloat16'];
+export const FLOATING: readonly DType[] = ['float32', 'float64', 'float16', 'bfloat16'];
 
 /**
  * Subclass it: register tensors and children in field initialisers, compute in

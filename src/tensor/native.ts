@@ -1,4 +1,4 @@
-// Loads the Node-API addon (native/carso.cc) and types its surface.
+// Loads the Node-API addon (native/*.cc) and types its surface.
 // Everything here is mechanism; src/tensor/tensor.ts is the policy layer.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -22,6 +22,11 @@ export type NativeArg =
   | readonly (Handle | null)[];
 
 export type NativeResult = Handle | number | boolean | null | undefined | NativeResult[];
+
+/** An opaque TorchScript module handle (native/jit.cc: a type-tagged Napi::External owning a torch::jit::Module). */
+export type ScriptHandle = { readonly __brand: 'carso.ScriptHandle' };
+/** What a TorchScript method takes and returns: converted natively by the method's schema. */
+export type ScriptNative = Handle | number | boolean | string | null | readonly ScriptNative[];
 
 export interface NativeBinding {
   opId(name: string, overload: string): number;
@@ -61,6 +66,18 @@ export interface NativeBinding {
   getInteropThreads(): number;
   cudaDeviceCount(): number;
   setAllocatorCache(capBytes: number): void;
+  jitLoad(path: string, device: string | null): ScriptHandle;
+  jitFree(h: ScriptHandle): void;
+  /** [name, schema] of every method. */
+  jitMethods(h: ScriptHandle): [string, string][];
+  jitCall(h: ScriptHandle, method: string, args: readonly ScriptNative[], optimize: boolean): ScriptNative;
+  /** [dotted name, handle on the module's own tensor] */
+  jitTensors(h: ScriptHandle, kind: 'parameters' | 'buffers'): [string, Handle][];
+  jitTrain(h: ScriptHandle, on: boolean): void;
+  jitIsTraining(h: ScriptHandle): boolean;
+  jitTo(h: ScriptHandle, device: string): void;
+  /** target's TensorImpl takes source's data (dtype, device): every holder of target sees it. */
+  setData(target: Handle, source: Handle): void;
   stats(): {
     liveTensors: number;
     externalBytes: number;
@@ -93,11 +110,20 @@ export interface NativeBinding {
 }
 
 function findAddon(): string {
-  // src/tensor/native.ts and dist/tensor/native.js both sit two levels below the root.
+  // src/tensor/native.ts (a checkout) and dist/tensor/native.js (a checkout's build, or the
+  // installed package, whose install step compiled the addon with node-gyp) both sit two
+  // levels below the package root, where build/ is.
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const candidates = [process.env['CARSO_ADDON'], join(root, 'build', 'Release', 'carso.node')];
+  const candidates = [
+    process.env['CARSO_ADDON'],
+    join(root, 'build', 'Release', 'carso.node'),
+    join(root, 'build', 'Debug', 'carso.node'),
+  ];
   for (const c of candidates) if (c !== undefined && existsSync(c)) return c;
-  throw new Error(`carso: native addon not found (looked for ${candidates.filter(Boolean).join(', ')}). Run 'make build' first.`);
+  throw new Error(
+    `carso: native addon not found (looked for ${candidates.filter(Boolean).join(', ')}). ` +
+      "In a checkout run 'make build'; in a project that installed carso, 'npm rebuild carso' compiles it (needs libtorch-dev).",
+  );
 }
 
 export const native: NativeBinding = createRequire(import.meta.url)(findAddon()) as NativeBinding;
