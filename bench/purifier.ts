@@ -59,7 +59,7 @@ classifier.eval();
 const ds = loadDataset('fashion-mnist', { split: 'train', limit: o.batch });
 const train = makeBatch(ds, range(0, o.batch));
 const test = loadDataset('fashion-mnist', { split: 'test' });
-const pts = makeBatch(test, range(1000, 1000 + o.points)); // away from the evaluation's points 0-499
+const pts = makeBatch(test, range(1000, o.points)); // [first, count): away from the evaluation's points 0-499
 const f = asModel(classifier);
 
 // --- step: the paper's recipe vs end-to-end rows (a fresh purifier with its encoder: the cost does not depend on the weights)
@@ -104,7 +104,11 @@ opt.dispose();
 carso.dispose();
 
 // --- draws: the end-to-end attacker with 0, 1, 2, 8 latent draws, against the shipped CARSO
-const shipped = Carso.load(classifier, join(root, 'fmnist-carso', 'purifier.safetensors'));
+// NOTE: its own classifier instance: two Carso on one classifier would both hook its taps
+carso.dispose();
+const shippedClassifier = createModel('fmnist-cnn');
+loadModule(join(root, 'fmnist-cnn-pgd-at', 'model.safetensors'), shippedClassifier);
+const shipped = Carso.load(shippedClassifier, join(root, 'fmnist-carso', 'purifier.safetensors'));
 manualSeed(o.seed);
 const reference = tidy(() => {
   let s: Tensor | null = null;
