@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { readSafetensors, writeSafetensors } from '../io/index.js';
 import { Tensor, dispose, op, tensor, tidy } from '../tensor/index.js';
 import type { AttackOptions } from '../attacks/index.js';
+import type { StopReason } from '../attacks/stop.js';
 import type { CheckWarning } from './checks.js';
 
 const FORMAT = 'carso-autoattack-state/1';
@@ -38,6 +39,8 @@ export interface AttackRecord {
   rejected: number;
   /** Points it ran on whose loss or gradient went NaN/Inf. */
   nanGrad: number;
+  /** Points it stopped attacking early, their gradients all NaN/Inf (attacks/stop.ts). */
+  stopped: number;
   /** Model forward passes it spent, the cascade's decision pass per batch included. */
   queries: number;
   seconds: number;
@@ -60,6 +63,10 @@ export interface CascadeState {
   clean: boolean[];
   robust: boolean[];
   nanGrad: boolean[];
+  /** Per point: the largest distance an attack's iterate reached from its start (null: no gradient attack ran on it). */
+  moved: (number | null)[];
+  /** Per point: why an attack stopped attacking it early (attacks/stop.ts), or null. */
+  stopped: (StopReason | null)[];
   /** Predicted label of each point's current example (clean prediction where never broken). */
   yAdv: number[];
   records: AttackRecord[];
@@ -115,7 +122,16 @@ export function loadState(path: string, fp: string, x: Tensor): { state: Cascade
       throw new Error(`${path}: the state was made by a different run (${differences(fp, theirs)}); use another state file`);
     const raw = JSON.parse(metadata['state'] ?? 'null') as Omit<CascadeState, 'clean' | 'robust' | 'nanGrad'> &
       Record<'clean' | 'robust' | 'nanGrad', string>;
-    const state: CascadeState = { ...raw, clean: flags(raw.clean), robust: flags(raw.robust), nanGrad: flags(raw.nanGrad) };
+    const clean = flags(raw.clean);
+    const state: CascadeState = {
+      ...raw,
+      clean,
+      robust: flags(raw.robust),
+      nanGrad: flags(raw.nanGrad),
+      // NOTE: states saved before these were recorded hold none
+      moved: raw.moved ?? clean.map(() => null),
+      stopped: raw.stopped ?? clean.map(() => null),
+    };
     const adv = tensors.get('adv');
     const advIndex = tensors.get('advIndex');
     if (adv === undefined || advIndex === undefined) throw new Error(`${path}: state file has no adversarial examples`);
