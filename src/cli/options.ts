@@ -54,3 +54,9 @@ export function nonNegativeInt(v: string): number {
   if (n < 0) throw new InvalidArgumentError(`'${v}' must be a non-negative integer`);
   return n;
 }
+
+/** A comma-separated list of names from `valid` (each checked; order kept, repeats dropped). */
+export function choiceList<T extends string>(valid: readonly T[]): (v: string) => T[] {
+  const one = choice(valid);
+  return (v) => [...new Set(v.split(',').map((s) => one(s.trim())))];
+}

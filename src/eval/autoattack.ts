@@ -198,6 +198,8 @@ export interface AutoAttackResult {
   perAttack: AttackRecord[];
   /** Points whose loss or gradient went NaN/Inf in some attack; `robust`: those still counted robust. */
   nanGrad: { points: number; robust: number; robustIndices: number[] };
+  /** Per point: some attack met a NaN/Inf loss or gradient on it. */
+  nonFinite: boolean[];
   /** Per point: the largest distance a gradient attack's iterate reached from its start (null: none ran on it). */
   moved: (number | null)[];
   /** Per point: why an attack stopped attacking it early (attacks/stop.ts), or null. */
@@ -501,6 +503,7 @@ class Cascade {
       nanGrad: { points: st.nanGrad.filter(Boolean).length, robust: nanRobust.length, robustIndices: nanRobust },
       finalCheck,
       warnings: ctx.warnings.list,
+      nonFinite: st.nanGrad,
       moved: st.moved,
       stopped: st.stopped,
       robustFlags: st.robust,

@@ -26,4 +26,8 @@ export * as diagnostics from './diagnostics.js';
 export { runSweep, type SweepModel, type SweepOptions } from './sweep.js';
 export { writeReport, type ReportPaths } from './report.js';
 export type * from './result.js';
+export { PROTOCOLS, entryLabel } from './result.js';
+export { verdictOf, verdictText } from './verdict.js';
+export { cleanEvidence, gradientStatus, outputNonFinite } from './evidence.js';
+export { runStages, checkPlan, stageSeed, StageResults, type Stage, type StageFiles, type WarningLog } from './stages.js';
 export { mergeEvals } from './merge.js';
