@@ -20,6 +20,7 @@
 //     const r = evaluateCarso(net, carso, x, y, { eps: 0.1, seed: 0, out: 'runs/e', dataset: 'fashion-mnist', first: 0 });
 //     console.log(verdictText(r.verdict));
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { asModel } from '../attacks/index.js';
 import type { Module } from '../nn/index.js';
 import { noGrad, tidy, type Tensor } from '../tensor/index.js';
@@ -39,28 +40,21 @@ import { runStages, stageSeed, type StageResults, type WarningLog } from '../eva
 import { countWithInterval, pairedDifference } from '../eval/stats.js';
 import { verdictOf } from '../eval/verdict.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { join } from 'node:path';
 import type { Carso } from './carso.js';
 import { writeGrid } from './grid.js';
 import {
-  CARSO_STAGES,
   EOT_SAMPLES,
   EVAL_BUDGET,
   HIGH_EPS,
   advPath,
-  eotConvergence,
-  gradients,
-  highEps,
-  honestAARand,
-  square,
-  transfer,
   underProtocol,
   type CarsoContext,
   type EntryResult,
   type EvalBudget,
-} from './stages.js';
+} from './stage-kit.js';
+import { CARSO_STAGES, eotConvergence, gradients, highEps, honestAARand, square, transfer } from './stages.js';
 
-export { EOT_SAMPLES, EVAL_BUDGET, HIGH_EPS, PGD_EOT_STEP_PER_EPS, type EvalBudget } from './stages.js';
+export { EOT_SAMPLES, EVAL_BUDGET, HIGH_EPS, PGD_EOT_STEP_PER_EPS, type EvalBudget } from './stage-kit.js';
 export type { Protocol } from '../eval/result.js';
 
 /** Stage names (for --skip). */
