@@ -138,7 +138,7 @@ export function registerEval(program: Command): void {
     .option('--eps <eps>', 'Linf radius (pixels in [0, 1])', epsilon, 0.1)
     .option(
       '--protocols <list>',
-      "comma-separated protocols, run in this order (default: paper,honest). 'paper': as the CARSO paper evaluates it: " +
+      "comma-separated protocols (default: paper,honest; the paper one runs first). 'paper': as the CARSO paper evaluates it: " +
         "the reference float32 aggregation (peel-reference), AutoAttack rand with the original code's NaN semantics and " +
         "warnings, one draw per point, no diagnostics. 'honest': the --aggregation (default: the stable peel), worst of " +
         '--final-evals draws per point, diagnostics. The classifier stages are shared',
