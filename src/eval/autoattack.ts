@@ -27,7 +27,6 @@
 //     console.log(r.robust.accuracy, r.perAttack.map((a) => [a.name, a.robustAccuracy]));
 import { checkEps, checkInputs, checkInt, checkLabels, ids, predict } from '../attacks/common.js';
 import { ATTACKS, attackNames, createAttack, type AttackOptions } from '../attacks/registry.js';
-import type { StopReason } from '../attacks/stop.js';
 import type { Attack, Model, Norm } from '../attacks/types.js';
 import { Tensor, keep, manualSeed, op, tidy } from '../tensor/index.js';
 import {
@@ -40,7 +39,15 @@ import {
   startGradient,
   type CheckWarning,
 } from './checks.js';
-import { fingerprint, loadState, saveState, type AttackProgress, type AttackRecord, type CascadeState } from './state.js';
+import {
+  fingerprint,
+  loadState,
+  saveState,
+  type AttackProgress,
+  type AttackRecord,
+  type CascadeState,
+  type PointEvidence,
+} from './state.js';
 
 export type { AttackRecord } from './state.js';
 
@@ -182,17 +189,13 @@ export interface RunOptions {
 }
 
 /** What one attack call did to one batch: per point, the decision pass and the threat-model check. */
-export interface BatchOutcome {
+export interface BatchOutcome extends PointEvidence {
   /** Predicted label on the attack's example. */
   pred: number[];
   /** The example is inside the threat model. */
   valid: boolean[];
   /** The attack saw a NaN/Inf loss or gradient at this point. */
   nanGrad: boolean[];
-  /** The largest distance the attack's iterate reached from its start (null: the attack has no iterates here). */
-  moved: (number | null)[];
-  /** Why the attack stopped attacking this point early (attacks/stop.ts), or null. */
-  stopped: (StopReason | null)[];
   queries: number;
   /** The examples of the points it broke (misclassified and valid), in batch order: [k, ...]; null if none. */
   broken: Tensor | null;
@@ -234,7 +237,8 @@ export interface Count {
   accuracy: number;
 }
 
-export interface AutoAttackResult {
+/** moved, stopped: per point, over every attack of the cascade (PointEvidence). */
+export interface AutoAttackResult extends PointEvidence {
   version: AutoAttackVersion;
   norm: Norm;
   eps: number;
@@ -249,10 +253,6 @@ export interface AutoAttackResult {
   nanGrad: { points: number; robust: number; robustIndices: number[] };
   /** Per point: some attack met a NaN/Inf loss or gradient on it. */
   nonFinite: boolean[];
-  /** Per point: the largest distance a gradient attack's iterate reached from its start (null: none ran on it). */
-  moved: (number | null)[];
-  /** Per point: why an attack stopped attacking it early (attacks/stop.ts), or null. */
-  stopped: (StopReason | null)[];
   /** The re-check of the final adversarial batch: examples rejected (counted robust again), extremes. */
   finalCheck: { rejected: number[]; maxDistance: number; tolerance: number; min: number; max: number };
   warnings: CheckWarning[];

@@ -59,15 +59,19 @@ export interface AttackProgress {
   batchesDone: number;
 }
 
-/** Everything a resumed cascade needs (plus xAdv, kept as a tensor). */
-export interface CascadeState {
-  clean: boolean[];
-  robust: boolean[];
-  nanGrad: boolean[];
+/** What the gradient attacks record per point beyond success: the cascade's, and each batch outcome's. */
+export interface PointEvidence {
   /** Per point: the largest distance an attack's iterate reached from its start (null: no gradient attack ran on it). */
   moved: (number | null)[];
   /** Per point: why an attack stopped attacking it early (attacks/stop.ts), or null. */
   stopped: (StopReason | null)[];
+}
+
+/** Everything a resumed cascade needs (plus xAdv, kept as a tensor). */
+export interface CascadeState extends PointEvidence {
+  clean: boolean[];
+  robust: boolean[];
+  nanGrad: boolean[];
   /** Predicted label of each point's current example (clean prediction where never broken). */
   yAdv: number[];
   records: AttackRecord[];
