@@ -127,6 +127,9 @@ const EVAL_STATE = {
   clean: [true, true, false, true],
   robust: [true, false, false, true],
   nanGrad: [false, false, false, false],
+  // (the fuzzer mutates these too: distances, nulls and a stop reason)
+  moved: [0.05, 0.1, null, 0],
+  stopped: [null, null, null, 'non-finite-gradients' as const],
   yAdv: [0, 2, 1, 1],
   records: [],
   next: 1,

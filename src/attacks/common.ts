@@ -3,6 +3,7 @@
 // masks, and the robust-points driver that runs an attack's passes (restarts,
 // target classes) only on points still classified correctly.
 import { Tensor, manualSeed, noGrad, op, tensor, tidy, where } from '../tensor/index.js';
+import type { StopReason } from './stop.js';
 import type { AttackResult, Model, Norm } from './types.js';
 
 /** Options every attack takes. */
@@ -90,6 +91,10 @@ export interface PassResult {
   /** Per point: misclassified by the attack's own check. */
   fooled: boolean[];
   nonFinite: boolean[];
+  /** Gradient attacks: the largest distance an iterate reached from its start, per point. */
+  moved?: number[];
+  /** Per point: the attack stopped early, its gradients all NaN/Inf (stop.ts). */
+  stopped?: boolean[];
   queries: number;
 }
 
@@ -127,6 +132,8 @@ export function runOnRobust(attack: string, model: Model, x: Tensor, y: Tensor, 
   if (clean.K < minK) throw new Error(`${attack}: needs a model with at least ${minK} classes (got K = ${clean.K})`);
   const robust = clean.pred.map((p, i) => p === labels[i]);
   const nanGrad = new Array<boolean>(labels.length).fill(false);
+  const moved = new Array<number | null>(labels.length).fill(null);
+  const stopped = new Array<StopReason | null>(labels.length).fill(null);
   let queries = 2; // the clean pass above and the final check below
   const xAdv = tidy(() => {
     let adv = x.detach().clone();
@@ -141,6 +148,9 @@ export function runOnRobust(attack: string, model: Model, x: Tensor, y: Tensor, 
         const src: number[] = [];
         idx.forEach((i, j) => {
           nanGrad[i] = (nanGrad[i] ?? false) || (res.nonFinite[j] ?? false);
+          const m = res.moved?.[j];
+          if (m !== undefined) moved[i] = Math.max(moved[i] ?? 0, m);
+          if (res.stopped?.[j] === true) stopped[i] = 'non-finite-gradients';
           if (res.fooled[j] !== true) return;
           robust[i] = false;
           dst.push(i);
@@ -152,7 +162,7 @@ export function runOnRobust(attack: string, model: Model, x: Tensor, y: Tensor, 
     return adv;
   });
   const pred = predict(model, xAdv);
-  return { xAdv, success: pred.map((p, i) => p !== labels[i]), nanGrad, queries };
+  return { xAdv, success: pred.map((p, i) => p !== labels[i]), nanGrad, moved, stopped, queries };
 }
 
 const INDEX_COPY = op('index_copy');

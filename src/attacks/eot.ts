@@ -22,6 +22,12 @@ export interface LossAndGrad {
   logits: Tensor;
   /** Per example: a NaN/Inf was seen in its gradient or loss in any sample. */
   nonFinite: boolean[];
+  /**
+   * Per example: EVERY sample's gradient or loss held a NaN/Inf (the attack got no direction at all
+   * from this call). NOTE: with batched draws (forwardDraws) a call of k draws gives one summed
+   * gradient, so it counts as one sample, non-finite when any of its draws is.
+   */
+  allNonFinite: boolean[];
   /** Forward passes spent (= eotIter). */
   queries: number;
 }
@@ -36,6 +42,7 @@ export function lossAndGrad(model: Model, x: Tensor, y: Tensor, lossFn: LossFn, 
   if (!Number.isInteger(eotIter) || eotIter < 1) throw new Error(`lossAndGrad: eotIter must be an integer >= 1 (got ${eotIter})`);
   const B = x.size(0);
   const nonFinite = new Array<boolean>(B).fill(false);
+  const allNonFinite = new Array<boolean>(B).fill(true);
   const batched = eotIter > 1 && model.forwardDraws !== undefined;
   const out = tidy(() => {
     let sum: Tensor | null = null;
@@ -51,7 +58,11 @@ export function lossAndGrad(model: Model, x: Tensor, y: Tensor, lossFn: LossFn, 
         const [g] = grad(loss.sum(), [xr], { allowUnused: true });
         return { g: g ?? zerosLike(x), loss: loss.detach().narrow(0, (k - 1) * B, B), logits: logits.detach().select(0, k - 1) };
       });
-      flagNonFinite(r.g, r.loss, nonFinite);
+      const bad = nonFiniteRows(r.g, r.loss);
+      bad.forEach((b, i) => {
+        nonFinite[i] = (nonFinite[i] as boolean) || b;
+        allNonFinite[i] = (allNonFinite[i] as boolean) && b;
+      });
       sum = sum === null ? r.g : sum.add(r.g);
       last = r;
       done += k;
@@ -62,13 +73,12 @@ export function lossAndGrad(model: Model, x: Tensor, y: Tensor, lossFn: LossFn, 
     // NaN/Inf gradients are reported (nonFinite) and zeroed so iterates stay in the box.
     return { grad: where(mean.isfinite(), mean, zerosLike(mean)), loss, logits };
   });
-  return { ...out, nonFinite, queries: eotIter };
+  return { ...out, nonFinite, allNonFinite, queries: eotIter };
 }
 
-/** Marks examples whose gradient row or loss holds a NaN/Inf. */
-function flagNonFinite(g: Tensor, loss: Tensor, flags: boolean[]): void {
-  const bad = tidy(() =>
+/** Per example: its gradient row or loss holds a NaN/Inf. */
+function nonFiniteRows(g: Tensor, loss: Tensor): boolean[] {
+  return tidy(() =>
     g.isfinite().logicalNot().reshape(g.size(0), -1).sum(1).gt(0).logicalOr(loss.isfinite().logicalNot()).toArray(),
-  );
-  bad.forEach((b, i) => (flags[i] = (flags[i] ?? false) || b !== 0));
+  ).map((b) => b !== 0);
 }

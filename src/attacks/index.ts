@@ -19,4 +19,5 @@ export { APGDT, type ApgdTOptions } from './apgd-t.js';
 export { FAB, fabT, fabSingleRun, type FabOptions } from './fab.js';
 export { Square, squareAA, type SquareOptions } from './square.js';
 export { asModel } from './model.js';
+export { NonFiniteStop, type StopReason } from './stop.js';
 export { ATTACKS, attackNames, createAttack, registerAttack, type AttackEntry, type AttackOptions } from './registry.js';

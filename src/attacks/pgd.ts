@@ -26,6 +26,7 @@ import {
   type PassResult,
 } from './common.js';
 import { lossAndGrad } from './eot.js';
+import { ActiveRows, NonFiniteStop } from './stop.js';
 import { LOSSES, type LossFn, type LossName } from './losses.js';
 import { normOf, type NormStrategy } from './norms.js';
 import type { Attack, AttackResult, Model, Norm } from './types.js';
@@ -37,6 +38,8 @@ export interface PgdOptions extends BaseOptions {
   nRestarts?: number;
   loss?: LossName;
   restarts?: 'autoattack' | 'max-loss';
+  /** Stop attacking a point after this many all-NaN/Inf gradient evaluations from the start (stop.ts; default 0 = never). */
+  stopNonFinite?: number;
 }
 
 export interface PgdRunConfig {
@@ -47,10 +50,12 @@ export interface PgdRunConfig {
   randomStart: boolean;
   lossFn: LossFn;
   eotIter: number;
+  /** See PgdOptions (default 0). */
+  stopNonFinite?: number;
 }
 
 export interface PgdRunResult {
-  /** [B, ...] final iterate x^steps. */
+  /** [B, ...] final iterate x^steps (where a point stopped early: its iterate then). */
   xAdv: Tensor;
   /** [B, ...] last misclassified iterate (x where none was). */
   xBestAdv: Tensor;
@@ -58,42 +63,64 @@ export interface PgdRunResult {
   /** Loss at the final iterate. */
   finalLoss: number[];
   nonFinite: boolean[];
+  /** Per point: the largest distance an iterate reached from the start point. */
+  moved: number[];
+  /** Per point: stopped early, its gradients all NaN/Inf (stopNonFinite). */
+  stopped: boolean[];
   queries: number;
-  /** Mean (over points) loss at each iterate x^0 .. x^(steps-1), last EOT sample (for diagnostics). */
+  /** Mean (over points still attacked) loss at each iterate x^0 .. x^(steps-1), last EOT sample (for diagnostics). */
   lossTrace: number[];
 }
 
 /** One PGD run on every point of x: [B, ...] (y: int64 [B]); tensors belong to the caller. */
 export function pgdRun(model: Model, x: Tensor, y: Tensor, c: PgdRunConfig): PgdRunResult {
   const labels = y.toArray();
-  const nonFinite = new Array<boolean>(labels.length).fill(false);
-  const fooled = new Array<boolean>(labels.length).fill(false);
+  const B = labels.length;
+  const nonFinite = new Array<boolean>(B).fill(false);
+  const fooled = new Array<boolean>(B).fill(false);
+  const moved = new Array<number>(B).fill(0);
+  const stopped = new Array<boolean>(B).fill(false);
+  const stop = new NonFiniteStop(c.stopNonFinite ?? 0, B);
   let queries = 0;
   const lossTrace: number[] = [];
-  // marks iterate xa where misclassified (logits z at xa)
-  const record = (xa: Tensor, z: Tensor, best: Tensor): Tensor => {
+  // marks iterate xa where misclassified (logits z at xa); rows[j] = the point of row j
+  const record = (rows: readonly number[], xa: Tensor, z: Tensor, best: Tensor): Tensor => {
     const wrong = z
       .argmax(1)
       .toArray()
-      .map((p, i) => p !== labels[i]);
-    wrong.forEach((w, i) => (fooled[i] = (fooled[i] ?? false) || w));
+      .map((p, j) => p !== labels[rows[j] as number]);
+    rows.forEach((q, j) => (fooled[q] = (fooled[q] as boolean) || (wrong[j] as boolean)));
     return pickRows(wrong, xa, best);
   };
   return tidy(() => {
-    let xa = c.randomStart ? c.norm.randomStart(x, c.eps, 'uniform') : x;
-    let best = x;
-    for (let k = 0; k < c.steps; k++) {
-      const prev = { xa, best };
-      [xa, best] = tidy(() => {
-        const e = lossAndGrad(model, xa, y, c.lossFn, c.eotIter);
+    const x0 = c.randomStart ? c.norm.randomStart(x, c.eps, 'uniform') : x;
+    const act = new ActiveRows(x, y, x0);
+    let st = { xa: x0, best: x };
+    for (let k = 0; k < c.steps && act.rows.length > 0; k++) {
+      const prev = st;
+      let allNonFinite: boolean[] = [];
+      st = tidy(() => {
+        const e = lossAndGrad(model, prev.xa, act.y, c.lossFn, c.eotIter);
+        allNonFinite = e.allNonFinite;
         queries += e.queries;
         lossTrace.push(e.loss.mean().item());
-        e.nonFinite.forEach((f, i) => (nonFinite[i] = (nonFinite[i] ?? false) || f));
-        const b = record(xa, e.logits, best);
-        return [c.norm.project(xa.add(c.norm.normalizeGrad(e.grad).mul(c.alpha)), x, c.eps), b];
+        act.rows.forEach((q, j) => (nonFinite[q] = (nonFinite[q] as boolean) || (e.nonFinite[j] as boolean)));
+        const best = record(act.rows, prev.xa, e.logits, prev.best);
+        const xa = c.norm.project(prev.xa.add(c.norm.normalizeGrad(e.grad).mul(c.alpha)), act.x, c.eps);
+        const dist = c.norm.distance(xa, act.x0).toArray();
+        act.rows.forEach((q, j) => (moved[q] = Math.max(moved[q] as number, dist[j] as number)));
+        return { xa, best };
       });
-      release(prev, { xa, best, x });
+      release(prev, { ...st, x });
+      const keep = stop.update(act.rows, allNonFinite);
+      if (keep === null) continue;
+      act.rows.forEach((q, j) => (stopped[q] = !keep[j]));
+      const next = act.narrow(keep, st, ['xa', 'best']);
+      release(st, { ...next, x });
+      st = next;
     }
+    const xa = act.assemble('xa', st.xa);
+    const all = [...Array(B).keys()];
     const final = noGrad(() =>
       tidy(() => {
         const z = model.forward(xa);
@@ -101,8 +128,9 @@ export function pgdRun(model: Model, x: Tensor, y: Tensor, c: PgdRunConfig): Pgd
       }),
     );
     queries += 1;
-    best = record(xa, final.z, best);
-    return { xAdv: xa, xBestAdv: best === x ? x.clone() : best, fooled, finalLoss: final.loss, nonFinite, queries, lossTrace };
+    const best = record(all, xa, final.z, act.assemble('best', st.best));
+    const xBestAdv = best === x ? x.clone() : best;
+    return { xAdv: xa, xBestAdv, fooled, finalLoss: final.loss, nonFinite, moved, stopped, queries, lossTrace };
   });
 }
 
@@ -134,7 +162,10 @@ export class PGD implements Attack {
       ['seed', this.seed, 0],
     ] as const)
       checkInt(this.name, k, v, min);
+    const stopNonFinite = o.stopNonFinite ?? 0;
+    checkInt(this.name, 'stopNonFinite', stopNonFinite, 0);
     this.cfg = {
+      stopNonFinite,
       norm: normOf(this.norm),
       eps: o.eps,
       alpha,
@@ -155,7 +186,7 @@ export class PGD implements Attack {
 
   private pass(model: Model, x: Tensor, y: Tensor): PassResult {
     const r = pgdRun(model, x, y, this.cfg);
-    return { xAdv: r.xBestAdv, fooled: r.fooled, nonFinite: r.nonFinite, queries: r.queries };
+    return { xAdv: r.xBestAdv, fooled: r.fooled, nonFinite: r.nonFinite, moved: r.moved, stopped: r.stopped, queries: r.queries };
   }
 
   /** locuslab convention: all restarts on all points, keep the largest final loss. */

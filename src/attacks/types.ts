@@ -1,5 +1,6 @@
 // The shapes every attack shares (torchattacks-style): attack(model, x, y, opts) -> result.
 import type { Tensor } from '../tensor/index.js';
+import type { StopReason } from './stop.js';
 
 /**
  * What attacks see of a classifier: a differentiable map from images to
@@ -31,6 +32,13 @@ export interface AttackResult {
   success: boolean[];
   /** Per point: true when a NaN/Inf gradient or loss was seen (robustness not established). */
   nanGrad: boolean[];
+  /**
+   * Gradient attacks (APGD, PGD), per point: the largest distance, in the attack's norm, any
+   * iterate reached from its start point (0: the attack never moved it; null: not attacked).
+   */
+  moved?: (number | null)[];
+  /** Per point: why the attack stopped attacking it before its budget was spent (stop.ts), or null. */
+  stopped?: (StopReason | null)[];
   /** Model forward passes (queries) spent, summed over points' batches. */
   queries: number;
 }

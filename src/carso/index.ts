@@ -81,6 +81,8 @@ export {
 export { trainPurifier, type PurifierTrainOptions, type PurifierEpochMetrics, type PurifierTrainResult } from './train.js';
 export {
   evaluateCarso,
+  STAGE_NAMES,
+  STOP_NON_FINITE,
   EOT_SAMPLES,
   EVAL_BUDGET,
   HIGH_EPS,

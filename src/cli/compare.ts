@@ -11,6 +11,7 @@ import { compareEvals, compareTable, type LabelledEval } from '../eval/compare.j
 import type { EvalResult } from '../eval/result.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+const FORMATS: readonly string[] = ['carso-eval/1', 'carso-eval/2'];
 
 /** A folder with eval.json, or the file itself; labelled by the folder name. */
 function readEval(path: string): LabelledEval {
@@ -22,7 +23,8 @@ function readEval(path: string): LabelledEval {
   } catch (err) {
     throw new Error(`${file}: not JSON (${err instanceof Error ? err.message : String(err)})`);
   }
-  if (result.format !== 'carso-eval/1' || !Array.isArray(result.entries)) throw new Error(`${file} is not a carso eval.json`);
+  // NOTE: format 1 (one protocol, no verdict) has the same entries and points, its CARSO entries without a protocol
+  if (!FORMATS.includes(result.format) || !Array.isArray(result.entries)) throw new Error(`${file} is not a carso eval.json`);
   return { label: basename(file === path ? join(path, '..') : path), result };
 }
 
@@ -31,11 +33,16 @@ export function registerCompare(program: Command): void {
     .command('compare')
     .description('paired comparison of carso eval runs on the same points: k/n, 95% intervals, paired differences')
     .argument('<runs...>', 'eval output folders (or eval.json files), labelled by folder name')
-    .option('--entry <model/attack>', "entries to list, repeatable (default 'carso/clean' and 'carso/autoattack-rand')", collect)
+    .option(
+      '--entry <model/attack>',
+      "entries to list, repeatable: 'model/attack' (every protocol's, e.g. 'carso/clean') or 'model/attack@protocol' " +
+        "(e.g. 'carso/autoattack-rand@honest'; default 'carso/clean' and 'carso/autoattack-rand')",
+      collect,
+    )
     .option(
       '--against <ref>',
-      "reference for paired differences, repeatable: 'model/attack' (first run having it) or 'label#model/attack' " +
-        "(default 'classifier/autoattack-standard')",
+      'reference for paired differences, repeatable: an entry as --entry naming one protocol (first run having it) or ' +
+        "'label#entry' (default 'classifier/autoattack-standard')",
       collect,
     )
     .option('--json', 'print the rows as JSON instead of a table')

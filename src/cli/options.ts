@@ -57,3 +57,9 @@ export function nonNegativeInt(v: string): number {
 
 /** --threads: what setNumThreads governs (src/tensor/runtime.ts). */
 export const THREADS_HELP = "threads of every compute pool, libtorch's and OpenBLAS's (default 1)";
+
+/** A comma-separated list of names from `valid` (each checked; order kept, repeats dropped). */
+export function choiceList<T extends string>(valid: readonly T[]): (v: string) => T[] {
+  const one = choice(valid);
+  return (v) => [...new Set(v.split(',').map((s) => one(s.trim())))];
+}

@@ -15,16 +15,20 @@ const join = (parts: readonly Uint8Array[]): Uint8Array => Buffer.concat(parts);
 /** One batch outcome as bytes (empty: no batch). */
 export function encodeOutcome(o: BatchOutcome | null): Uint8Array {
   if (o === null) return new Uint8Array(0);
-  const meta = { outcome: JSON.stringify({ pred: o.pred, valid: o.valid, nanGrad: o.nanGrad, queries: o.queries }) };
-  return join(encodeSafetensors(o.broken === null ? {} : { broken: o.broken }, meta));
+  // NOTE: JSON writes NaN/Inf as null, which means "not attacked" in moved: those travel as strings, so every rank applies the same numbers
+  const moved = o.moved.map((m) => (m === null || Number.isFinite(m) ? m : String(m)));
+  const fields = { pred: o.pred, valid: o.valid, nanGrad: o.nanGrad, moved, stopped: o.stopped, queries: o.queries };
+  return join(encodeSafetensors(o.broken === null ? {} : { broken: o.broken }, { outcome: JSON.stringify(fields) }));
 }
 
 export function decodeOutcome(bytes: Uint8Array, source: string): BatchOutcome | null {
   if (bytes.length === 0) return null;
   const { tensors, metadata } = decodeSafetensors(bytes, source);
-  const o = JSON.parse(metadata['outcome'] ?? 'null') as Omit<BatchOutcome, 'broken'> | null;
+  const o = JSON.parse(metadata['outcome'] ?? 'null') as
+    (Omit<BatchOutcome, 'broken' | 'moved'> & { moved: (number | string | null)[] }) | null;
   if (o === null) throw new Error(`${source}: not a batch outcome`);
-  return { ...o, broken: tensors.get('broken') ?? null };
+  const moved = o.moved.map((m) => (typeof m === 'string' ? Number(m) : m));
+  return { ...o, moved, broken: tensors.get('broken') ?? null };
 }
 
 /** CascadeShards over `group`: see autoattack.ts for the protocol. */

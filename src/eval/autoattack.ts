@@ -39,7 +39,15 @@ import {
   startGradient,
   type CheckWarning,
 } from './checks.js';
-import { fingerprint, loadState, saveState, type AttackProgress, type AttackRecord, type CascadeState } from './state.js';
+import {
+  fingerprint,
+  loadState,
+  saveState,
+  type AttackProgress,
+  type AttackRecord,
+  type CascadeState,
+  type PointEvidence,
+} from './state.js';
 
 export type { AttackRecord } from './state.js';
 
@@ -170,12 +178,18 @@ export interface RunOptions {
   onEvent?: (e: CascadeEvent) => void;
   /** Where fired checks go (default: process.emitWarning); they are in the result either way. */
   onWarning?: (w: CheckWarning) => void;
+  /**
+   * Raise only the warnings fra31's own code prints (the paper protocol): carso's report of points
+   * counted robust with NaN/Inf gradients is then not a warning; the counts stay in the result
+   * (nanGrad, stopped), where an evaluation shows them as evidence. Default false.
+   */
+  fra31Warnings?: boolean;
   /** Run the batches on several processes (src/dist/cascade.ts); the result is the single-process one. */
   shards?: CascadeShards;
 }
 
 /** What one attack call did to one batch: per point, the decision pass and the threat-model check. */
-export interface BatchOutcome {
+export interface BatchOutcome extends PointEvidence {
   /** Predicted label on the attack's example. */
   pred: number[];
   /** The example is inside the threat model. */
@@ -223,7 +237,8 @@ export interface Count {
   accuracy: number;
 }
 
-export interface AutoAttackResult {
+/** moved, stopped: per point, over every attack of the cascade (PointEvidence). */
+export interface AutoAttackResult extends PointEvidence {
   version: AutoAttackVersion;
   norm: Norm;
   eps: number;
@@ -236,6 +251,8 @@ export interface AutoAttackResult {
   perAttack: AttackRecord[];
   /** Points whose loss or gradient went NaN/Inf in some attack; `robust`: those still counted robust. */
   nanGrad: { points: number; robust: number; robustIndices: number[] };
+  /** Per point: some attack met a NaN/Inf loss or gradient on it. */
+  nonFinite: boolean[];
   /** The re-check of the final adversarial batch: examples rejected (counted robust again), extremes. */
   finalCheck: { rejected: number[]; maxDistance: number; tolerance: number; min: number; max: number };
   warnings: CheckWarning[];
@@ -350,7 +367,15 @@ function runCascade(
   const save = (st: CascadeState, xAdv: Tensor): void => {
     if (o.statePath !== undefined && (o.shards?.rank ?? 0) === 0) saveState(o.statePath, fp, st, xAdv);
   };
-  const ctx = { seed, bs, emit: o.onEvent ?? (() => {}), save, warnings, shards: o.shards };
+  const ctx = {
+    seed,
+    bs,
+    emit: o.onEvent ?? (() => {}),
+    save,
+    warnings,
+    shards: o.shards,
+    fra31Warnings: o.fra31Warnings ?? false,
+  };
   const cascade = new Cascade(model, x, y, ctx, start.state, start.xAdv);
   if (!start.resumed) cascade.save();
   cascade.emit({ kind: 'clean', correct: count(start.state.clean).correct, total: x.size(0), resumed: start.resumed });
@@ -375,6 +400,7 @@ interface CascadeContext {
   save: (st: CascadeState, xAdv: Tensor) => void;
   warnings: Warnings;
   shards?: CascadeShards;
+  fra31Warnings: boolean;
 }
 
 /** The running bookkeeping: the state (flags, records, progress) and the adversarial batch xAdv: [n, ...]. */
@@ -501,7 +527,9 @@ class Cascade {
       const src = idx.flatMap((i, j) => (pred[j] !== this.labels[i] && valid[j] === true ? [j] : []));
       const broken = src.length === 0 ? null : res.xAdv.index(ids(src, x)).to(this.xAdv.dtype);
       const nanGrad = idx.map((_, j) => res.nanGrad[j] === true);
-      return { pred, valid, nanGrad, queries: res.queries, broken };
+      const moved = idx.map((_, j) => res.moved?.[j] ?? null);
+      const stopped = idx.map((_, j) => res.stopped?.[j] ?? null);
+      return { pred, valid, nanGrad, moved, stopped, queries: res.queries, broken };
     });
   }
 
@@ -511,6 +539,10 @@ class Cascade {
     const dst: number[] = [];
     idx.forEach((i, j) => {
       if (out.nanGrad[j] === true) [st.nanGrad[i], rec.nanGrad] = [true, rec.nanGrad + 1];
+      const m = out.moved[j];
+      if (m !== undefined && m !== null) st.moved[i] = Math.max(st.moved[i] ?? 0, m);
+      const why = out.stopped[j];
+      if (why !== undefined && why !== null) [st.stopped[i], rec.stopped] = [st.stopped[i] ?? why, rec.stopped + 1];
       if (out.pred[j] === this.labels[i]) return;
       if (out.valid[j] !== true) return void rec.rejected++;
       [st.robust[i], st.yAdv[i]] = [false, out.pred[j] as number];
@@ -538,7 +570,7 @@ class Cascade {
     ctx.warnings.add(checkSquareSr(Object.fromEntries([['clean', count(st.clean).accuracy], ...ran]) as Record<string, number>));
     const finalCheck = this.finalCheck(norm, eps);
     const nanRobust = indicesOf(st.nanGrad.map((f, i) => f && st.robust[i] === true));
-    if (nanRobust.length > 0)
+    if (nanRobust.length > 0 && !ctx.fra31Warnings)
       ctx.warnings.add({
         check: 'nan-gradients',
         message: `${nanRobust.length} points counted robust had NaN/Inf losses or gradients: their robustness is not established (check the model's numerics)`,
@@ -550,6 +582,9 @@ class Cascade {
       nanGrad: { points: st.nanGrad.filter(Boolean).length, robust: nanRobust.length, robustIndices: nanRobust },
       finalCheck,
       warnings: ctx.warnings.list,
+      nonFinite: st.nanGrad,
+      moved: st.moved,
+      stopped: st.stopped,
       robustFlags: st.robust,
       yAdv: st.yAdv,
       xAdv: this.xAdv,
@@ -614,7 +649,8 @@ function preChecks(
     const ok = indicesOf(predict(model, xh).map((p, i) => p === labels[i]));
     if (names.some((s) => s !== 'square') && ok.length > 0) {
       const io = ids(ok, x);
-      warnings.add(checkZeroGradients(startGradient(model, xh.index(io), yh.index(io), K)));
+      const g = startGradient(model, xh.index(io), yh.index(io), K);
+      warnings.add(checkZeroGradients(g.grad, g.nonFinite));
     }
   });
 }
@@ -634,6 +670,8 @@ function cleanState(model: Model, x: Tensor, y: Tensor, bs: number, seed: number
     clean,
     robust: clean.slice(),
     nanGrad: clean.map(() => false),
+    moved: clean.map(() => null),
+    stopped: clean.map(() => null),
     yAdv: pred,
     records: [],
     next: 0,
@@ -655,6 +693,7 @@ function newRecord(spec: AttackSpec, st: CascadeState, attacked: number): Attack
     fooled: 0,
     rejected: 0,
     nanGrad: 0,
+    stopped: 0,
     queries: 0,
     seconds: 0,
     batches: 0,

@@ -96,10 +96,14 @@ export function checkRangeOutput(model: Model, x: Tensor, alpha = 1e-5): { K: nu
  * fra31 `check_zero_gradients`: fires when some example's input gradient g:
  * [B, ...] is exactly zero (Σ|g| = 0): gradient masking (quantisation,
  * non-differentiable pre-processing, saturated outputs) makes gradient attacks
- * unreliable; use BPDA or rely on Square.
+ * unreliable; use BPDA or rely on Square. `nonFinite[b]`: the example's raw
+ * gradient held a NaN/Inf (carso's gradients have those entries zeroed): NOTE:
+ * not counted as zero, as in fra31, where Σ|g| is NaN there and NaN == 0 is false
+ * (NaN gradients are reported by the cascade's own NaN count instead).
  */
-export function checkZeroGradients(g: Tensor): CheckWarning | null {
-  const n = tidy(() => g.abs().reshape(g.size(0), -1).sum(1).eq(0).sum().item());
+export function checkZeroGradients(g: Tensor, nonFinite: readonly boolean[] = []): CheckWarning | null {
+  const zero = tidy(() => g.abs().reshape(g.size(0), -1).sum(1).eq(0).toArray());
+  const n = zero.filter((z, b) => z !== 0 && nonFinite[b] !== true).length;
   if (n === 0) return null;
   return {
     check: 'zero-gradients',
@@ -110,12 +114,16 @@ export function checkZeroGradients(g: Tensor): CheckWarning | null {
 /**
  * The input gradient the DLR attacks start from (fra31 checks it inside APGD
  * with the DLR losses; CE when K < 3, where DLR is undefined), at x: [B, ...]
- * (pass clean-correct points: DLR is constant where y is the 3rd class).
+ * (pass clean-correct points: DLR is constant where y is the 3rd class), and
+ * which examples' gradients were NaN/Inf (for checkZeroGradients).
  * APGD still runs the check at its own start points; this makes it visible in
  * the result whatever attacks run.
  */
-export function startGradient(model: Model, x: Tensor, y: Tensor, K: number): Tensor {
-  return tidy(() => lossAndGrad(model, x, y, K >= 3 ? dlrLoss : ceLoss, 1).grad);
+export function startGradient(model: Model, x: Tensor, y: Tensor, K: number): { grad: Tensor; nonFinite: boolean[] } {
+  const r = lossAndGrad(model, x, y, K >= 3 ? dlrLoss : ceLoss, 1);
+  r.loss.dispose();
+  r.logits.dispose();
+  return { grad: r.grad, nonFinite: r.nonFinite };
 }
 
 /**

@@ -13,9 +13,12 @@ export interface LabelledEval {
 }
 
 export interface CompareOptions {
-  /** Entries to list per run, as 'model/attack' (e.g. 'carso/clean', 'carso/autoattack-rand'). */
+  /**
+   * Entries to list per run, as 'model/attack' (e.g. 'carso/clean': every protocol's entry of a run
+   * with several) or 'model/attack@protocol' (e.g. 'carso/autoattack-rand@honest').
+   */
   entries: readonly string[];
-  /** References for paired differences: 'model/attack' (from the first run that has it) or 'label#model/attack'. */
+  /** References for paired differences: an entry as above (from the first run that has it; one protocol) or 'label#entry'. */
   against: readonly string[];
 }
 
@@ -27,15 +30,22 @@ export interface CompareRow {
   differences: (PairedDifference | null)[];
 }
 
-const entryKey = (e: EvalEntry): string => `${e.model}/${e.attack}`;
+/** 'model/attack', with '@protocol' for a CARSO entry of a run with protocols (eval.json format 2). */
+const entryKey = (e: EvalEntry): string => `${e.model}/${e.attack}${e.protocol === undefined ? '' : `@${e.protocol}`}`;
 
-/** The per-point flags of `ref` ('model/attack' or 'label#model/attack') among runs. */
+/** The entries `key` names: 'model/attack' every protocol's, 'model/attack@protocol' that one. */
+const matching = (entries: readonly EvalEntry[], key: string): EvalEntry[] =>
+  entries.filter((e) => entryKey(e) === key || `${e.model}/${e.attack}` === key);
+
+/** The entry `ref` names ('model/attack[@protocol]' or 'label#model/attack[@protocol]') among runs; one, or an error. */
 function findReference(runs: readonly LabelledEval[], ref: string): { run: string; entry: EvalEntry } {
   const [label, key] = ref.includes('#') ? (ref.split('#', 2) as [string, string]) : [null, ref];
   for (const r of runs) {
     if (label !== null && r.label !== label) continue;
-    const e = r.result.entries.find((x) => entryKey(x) === key);
-    if (e) return { run: r.label, entry: e };
+    const found = matching(r.result.entries, key);
+    if (found.length > 1)
+      throw new Error(`compare: '${ref}' is ${found.map(entryKey).join(' and ')} in ${r.label}: name one (e.g. '${key}@honest')`);
+    if (found[0] !== undefined) return { run: r.label, entry: found[0] };
   }
   throw new Error(`compare: no run has '${ref}' (runs: ${runs.map((r) => r.label).join(', ')})`);
 }
@@ -58,13 +68,12 @@ export function compareEvals(runs: readonly LabelledEval[], o: CompareOptions): 
   const refs = o.against.map((a) => findReference(runs, a));
   const rows: CompareRow[] = [];
   for (const r of runs)
-    for (const key of o.entries) {
-      const e = r.result.entries.find((x) => entryKey(x) === key);
-      if (!e) continue; // e.g. the classifier's stages skipped in an ablation run
+    // (an entry a run lacks is no row: e.g. the classifier's stages skipped in an ablation run)
+    for (const e of o.entries.flatMap((key) => matching(r.result.entries, key))) {
       const flags = pointsOf(r.label, e);
       rows.push({
         run: r.label,
-        entry: key,
+        entry: entryKey(e),
         accuracy: countWithInterval(flags.filter(Boolean).length, flags.length),
         differences: refs.map((ref) =>
           ref.entry === e ? null : pairedDifference(flags, pointsOf(ref.run, ref.entry).slice(0, flags.length)),

@@ -4,10 +4,29 @@
 // diagnostics are re-judged on the summed counts where they are counts.
 //
 //     const all = mergeEvals([read('runs/eval-0/eval.json'), read('runs/eval-100/eval.json')]);
-import type { Comparison, EvalEntry, EvalResult } from './result.js';
+import { entryLabel as key, type Comparison, type EvalEntry, type EvalResult, type PointEvidence } from './result.js';
 import { countWithInterval, pairedDifference } from './stats.js';
+import { verdictOf } from './verdict.js';
 
-const key = (e: EvalEntry): string => `${e.model} ${e.attack}`;
+const EVIDENCE: readonly (keyof PointEvidence)[] = [
+  'outputNonFinite',
+  'gradientCe',
+  'gradientDlr',
+  'attackNonFinite',
+  'stopped',
+  'moved',
+];
+
+/** The shards' per-point evidence end to end, field by field (a field missing from a shard is dropped). */
+function mergeEvidence(parts: readonly EvalEntry[]): PointEvidence | undefined {
+  if (parts.some((p) => p.evidence === undefined)) return undefined;
+  const out: Record<string, unknown[]> = {};
+  for (const k of EVIDENCE) {
+    const lists = parts.map((p) => p.evidence?.[k] as unknown[] | undefined);
+    if (lists.every((l) => l !== undefined)) out[k] = lists.flatMap((l) => l as unknown[]);
+  }
+  return out as PointEvidence;
+}
 
 /** Shards must share settings and be consecutive ([first, first + n) back to back). */
 export function mergeEvals(shards: readonly EvalResult[]): EvalResult {
@@ -15,8 +34,9 @@ export function mergeEvals(shards: readonly EvalResult[]): EvalResult {
   const sorted = [...shards].sort((a, b) => a.first - b.first);
   const head = sorted[0] as EvalResult;
   sorted.forEach((s, i) => {
-    for (const k of ['dataset', 'norm', 'eps', 'protocol', 'finalEvals', 'seed'] as const)
-      if (s[k] !== head[k]) throw new Error(`mergeEvals: shard ${i} has ${k} ${String(s[k])}, shard 0 ${String(head[k])}`);
+    for (const k of ['dataset', 'norm', 'eps', 'protocols', 'finalEvals', 'seed'] as const)
+      if (JSON.stringify(s[k]) !== JSON.stringify(head[k]))
+        throw new Error(`mergeEvals: shard ${i} has ${k} ${String(s[k])}, shard 0 ${String(head[k])}`);
     const prev = sorted[i - 1];
     if (prev && prev.first + prev.n !== s.first)
       throw new Error(`mergeEvals: shards are not consecutive (${prev.first}+${prev.n} then ${s.first})`);
@@ -44,6 +64,9 @@ export function mergeEvals(shards: readonly EvalResult[]): EvalResult {
       })),
     };
     if (ps.every((p) => p.points)) merged.points = ps.flatMap((p) => p.points ?? []);
+    const evidence = mergeEvidence(ps);
+    if (evidence === undefined) delete merged.evidence;
+    else merged.evidence = evidence;
     if (e.stochastic && ps.every((p) => p.stochastic)) {
       const st = ps.map((p) => p.stochastic!);
       const n = st.reduce((a, x) => a + x.single.total, 0);
@@ -71,6 +94,7 @@ export function mergeEvals(shards: readonly EvalResult[]): EvalResult {
   return {
     ...head,
     n,
+    verdict: verdictOf(entries),
     entries,
     comparisons,
     // NOTE: per-shard diagnostics are kept, labelled; a fired one in any shard is a warning for the whole

@@ -18,6 +18,7 @@ import { encodeSafetensors, readSafetensors, type SafetensorsContent } from '../
 import { namingFile, writeFileAtomic } from '../util/fs.js';
 import { Tensor, dispose, op, tensor, tidy } from '../tensor/index.js';
 import type { AttackOptions } from '../attacks/index.js';
+import { STOP_REASONS, type StopReason } from '../attacks/stop.js';
 import type { CheckWarning } from './checks.js';
 
 const FORMAT = 'carso-autoattack-state/1';
@@ -39,6 +40,8 @@ export interface AttackRecord {
   rejected: number;
   /** Points it ran on whose loss or gradient went NaN/Inf. */
   nanGrad: number;
+  /** Points it stopped attacking early, their gradients all NaN/Inf (attacks/stop.ts). */
+  stopped: number;
   /** Model forward passes it spent, the cascade's decision pass per batch included. */
   queries: number;
   seconds: number;
@@ -56,8 +59,16 @@ export interface AttackProgress {
   batchesDone: number;
 }
 
+/** What the gradient attacks record per point beyond success: the cascade's, and each batch outcome's. */
+export interface PointEvidence {
+  /** Per point: the largest distance an attack's iterate reached from its start (null: no gradient attack ran on it). */
+  moved: (number | null)[];
+  /** Per point: why an attack stopped attacking it early (attacks/stop.ts), or null. */
+  stopped: (StopReason | null)[];
+}
+
 /** Everything a resumed cascade needs (plus xAdv, kept as a tensor). */
-export interface CascadeState {
+export interface CascadeState extends PointEvidence {
   clean: boolean[];
   robust: boolean[];
   nanGrad: boolean[];
@@ -128,10 +139,19 @@ export function decodeState(
     const theirs = metadata['fingerprint'] ?? '{}';
     if (theirs !== fp)
       throw new Error(`${path}: the state was made by a different run (${differences(fp, theirs)}); use another state file`);
-    const raw = JSON.parse(metadata['state'] ?? 'null') as Omit<CascadeState, 'clean' | 'robust' | 'nanGrad'> &
-      Record<'clean' | 'robust' | 'nanGrad', string>;
+    const raw = JSON.parse(metadata['state'] ?? 'null') as SavedState;
     checkStateJson(raw, x.size(0));
-    const state: CascadeState = { ...raw, clean: flags(raw.clean), robust: flags(raw.robust), nanGrad: flags(raw.nanGrad) };
+    const clean = flags(raw.clean);
+    const state: CascadeState = {
+      ...raw,
+      clean,
+      robust: flags(raw.robust),
+      nanGrad: flags(raw.nanGrad),
+      // NOTE: states saved before these were recorded hold none
+      moved: raw.moved ?? clean.map(() => null),
+      stopped: raw.stopped ?? clean.map(() => null),
+      records: raw.records.map((r) => ({ ...r, stopped: r.stopped ?? 0 })),
+    };
     const adv = tensors.get('adv');
     const advIndex = tensors.get('advIndex');
     if (adv === undefined || advIndex === undefined) throw new Error(`${path}: state file has no adversarial examples`);
@@ -156,7 +176,16 @@ export function decodeState(
   }
 }
 
+/** The state's JSON as saved: flags as bit strings; states saved before issue 13 lack moved and stopped. */
+type SavedState = Omit<CascadeState, 'clean' | 'robust' | 'nanGrad' | 'moved' | 'stopped' | 'records'> &
+  Record<'clean' | 'robust' | 'nanGrad', string> &
+  Partial<Pick<CascadeState, 'moved' | 'stopped'>> & { records: (Omit<AttackRecord, 'stopped'> & { stopped?: number })[] };
+
 const isInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** A list of n entries, each null or passing `ok`. */
+const perPoint = (a: unknown, n: number, ok: (v: unknown) => boolean): boolean =>
+  Array.isArray(a) && a.length === n && a.every((v) => v === null || ok(v));
 
 /** The bookkeeping JSON of a state file for n points: every field a resumed cascade reads, with its type. */
 function checkStateJson(raw: unknown, n: number): void {
@@ -177,6 +206,13 @@ function checkStateJson(raw: unknown, n: number): void {
   const order = cur?.['order'];
   if (cur !== null && (!Array.isArray(order) || !order.every((i) => isInt(i) && i < n)))
     bad(`current.order is not a list of point indices below ${n}`);
+  // NOTE: moved and stopped may be absent (states saved before issue 13); present, they hold one entry per point
+  const moved = r!['moved'];
+  if (moved !== undefined && !perPoint(moved, n, (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0))
+    bad(`moved is not ${n} distances or nulls`);
+  const stopped = r!['stopped'];
+  if (stopped !== undefined && !perPoint(stopped, n, (v) => STOP_REASONS.includes(v as StopReason)))
+    bad(`stopped is not ${n} stop reasons or nulls`);
 }
 
 /** The top-level settings that differ between two fingerprints, for the error message. */

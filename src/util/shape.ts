@@ -45,6 +45,10 @@ export function optional<T>(shape: Shape<T>): Shape<T | undefined> {
   return (v, p) => (v === undefined ? undefined : shape(v, p));
 }
 
+export function nullable<T>(shape: Shape<T>): Shape<T | null> {
+  return (v, p) => (v === null ? null : shape(v, p));
+}
+
 export function array<T>(item: Shape<T>): Shape<T[]> {
   return (v, p) => (Array.isArray(v) ? v.map((x, i) => item(x, at(p, i))) : fail(p, 'an array', v));
 }

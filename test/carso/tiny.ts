@@ -2,7 +2,7 @@
 // classes (taps '0': 4x12x12 and '2': 6x6x6), condition 6, latent 3, one conv per
 // compressor, decoder 1 -> 2 -> 3 -> 6 -> 12 (then k3/p1: 12), reference channels.
 import { Conv2d, Flatten, Linear, Sequential, Tanh } from '../../src/nn/index.js';
-import { manualSeed } from '../../src/tensor/index.js';
+import { manualSeed, noGrad } from '../../src/tensor/index.js';
 import { Carso, DECODER_CHANNELS, type CarsoEvalOptions, type CarsoGeometry, type CarsoOptions } from '../../src/carso/index.js';
 import type { EvalResult } from '../../src/eval/result.js';
 
@@ -42,11 +42,10 @@ export function tinyEvalCarso(): Carso {
   return tinyCarso(1, { samples: 2, geometry: { ...TINY_GEOMETRY, decoderChannels: [8, 8, 4, 4, 2] } });
 }
 
-/** evaluateCarso options for tests: every stage of a real run, small attack budgets. */
+/** evaluateCarso options for tests: every stage of a real run (both protocols), small attack budgets. */
 export const TINY_EVAL: Omit<CarsoEvalOptions, 'out'> = {
   eps: 0.1,
   seed: 0,
-  protocol: 'strict',
   finalEvals: 4,
   batchSize: 3,
   dataset: 'tiny',
@@ -67,3 +66,17 @@ export function withoutTimings(r: EvalResult): unknown {
     }),
   );
 }
+
+/**
+ * The tiny evaluation CARSO made to saturate: its classifier's logits x 200, so the sums of exp(l)
+ * over the samples differ by far more than float32's ~17 and the reference aggregation is +-inf.
+ */
+export function saturateTiny(c: Carso): void {
+  noGrad(() => c.classifier.namedParameters().forEach(([k, p]) => k.startsWith('5.') && p.mul_(200)));
+}
+
+/** The saturated evaluation's options: AutoAttack rand under both protocols only, the NaN early stop after 2 evaluations. */
+export const SATURATED_EVAL: Partial<CarsoEvalOptions> = {
+  skip: ['carso-pgd-eot', 'carso-high-eps', 'carso-transfer', 'carso-square', 'carso-eot-convergence', 'carso-gradients'],
+  stopNonFinite: 2,
+};

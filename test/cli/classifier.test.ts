@@ -68,11 +68,11 @@ describe('classifiers from PyTorch files on the command line', { skip }, () => {
     const e = carso(
       'eval',
       ...['--classifier-weights', join(files, 'scripted.pt'), '--purifier', join(tp, 'purifier.safetensors')],
-      ...['--n', '2', '--threads', '1', '--skip', skipStages, '--out', ev],
+      ...['--n', '2', '--threads', '1', '--protocols', 'honest', '--skip', skipStages, '--out', ev],
     );
     assert.equal(e.status, 0, e.stderr);
-    assert.match(e.stdout, /classifier clean +0 +\d\/2/);
-    assert.match(e.stdout, /carso +clean +0 +\d\/2/);
+    assert.match(e.stdout, /classifier +clean +0 +\d\/2/);
+    assert.match(e.stdout, /carso \(honest\) +clean +0 +\d\/2/);
     const r = carso('report', ev);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(existsSync(join(ev, 'report.html')));

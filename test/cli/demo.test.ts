@@ -1,5 +1,5 @@
-// `carso demo` on two test images: the printed table, eval.json and the
-// report agree; a demo interrupted with Ctrl-C (SIGINT) and rerun ends with the
+// `carso demo` on two test images: the verdict comes first, the printed table,
+// eval.json and the report agree; a demo interrupted with Ctrl-C (SIGINT) and rerun ends with the
 // same numbers as an uninterrupted one in another folder (same seed), and the
 // shipped weights are untouched.
 import { test } from 'node:test';
@@ -37,11 +37,25 @@ test(
     const r = spawnSync(process.execPath, [...ARGS, whole], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const ev = JSON.parse(readFileSync(join(whole, 'eval.json'), 'utf8')) as EvalResult;
+    // the verdict first (both protocols), then every entry
+    const out = r.stdout.split('\n');
+    const verdict = out.findIndex((l) => l.startsWith('verdict:'));
+    assert.ok(verdict >= 0, 'the verdict is printed');
+    assert.deepEqual(
+      ev.verdict.map((v) => v.id),
+      ['classifier', 'carso-paper', 'carso-honest'],
+    );
+    ev.verdict.forEach((v, i) => {
+      const line = out[verdict + 2 + i]!;
+      assert.ok(line.startsWith(v.label) && line.includes(`${v.accuracy.correct}/${v.accuracy.total}`), line);
+    });
     for (const e of ev.entries) {
-      const line = r.stdout.split('\n').find((l) => l.startsWith(e.model.padEnd(11) + e.attack.padEnd(30)));
-      assert.ok(line?.includes(`${e.accuracy.correct}/${e.accuracy.total}`), `${e.model} ${e.attack}: ${line}`);
+      const model = e.protocol === undefined ? e.model : `${e.model} (${e.protocol})`;
+      const line = out.find((l, i) => i > verdict && l.startsWith(model.padEnd(17) + e.attack.padEnd(30)));
+      assert.ok(line?.includes(`${e.accuracy.correct}/${e.accuracy.total}`), `${model} ${e.attack}: ${line}`);
     }
     const md = readFileSync(join(whole, 'report.md'), 'utf8');
+    assert.match(md, /^# .*\n\n## Verdict\n/, 'the report opens with the verdict');
     for (const e of ev.entries) assert.ok(md.includes(`${e.accuracy.correct}/${e.accuracy.total}`), e.attack);
     assert.ok(r.stdout.includes(join(whole, 'report.html')));
 

@@ -1,6 +1,8 @@
 // The AutoAttack cascade spread over 2 local ranks (Gloo on 127.0.0.1) gives
 // the single-process result point for point: standard AutoAttack on a
-// classifier, AutoAttack rand on the shipped CARSO, a whole CARSO evaluation.
+// classifier, AutoAttack rand on the shipped CARSO, a whole CARSO evaluation
+// (both protocols), and one whose paper protocol saturates (the NaN early stop's
+// per-point records travel with each batch outcome).
 // A killed or silent rank makes the other fail with a clear error within its
 // timeout, leaves no result behind, and a rerun (on 2 ranks, or on 1) resumes
 // to the uninterrupted result.
@@ -51,6 +53,15 @@ test('AutoAttack rand on the shipped CARSO: 2 ranks = 1 process', async () => {
 test('a whole CARSO evaluation (every stage, its cascades spread over the ranks): 2 ranks = 1 process', async () => {
   const [one, two] = await both('eval');
   assert.deepEqual(two, one);
+});
+
+test('CARSO whose reference aggregation saturates: 2 ranks = 1 process, the stopped points and distances moved included', async () => {
+  const [one, two] = await both('eval-saturated');
+  assert.deepEqual(two, one);
+  // the outcomes exchanged carried the NaN early stop: the paper row's attacked points were all stopped
+  const paper = (one['verdict'] as { id: string; evidence: { attacked: number; stopped: number } }[])[1]!;
+  assert.equal(paper.id, 'carso-paper');
+  assert.ok(paper.evidence.attacked > 0 && paper.evidence.stopped === paper.evidence.attacked, JSON.stringify(paper.evidence));
 });
 
 test('a killed rank: the other fails within its timeout, no result; reruns on 2 ranks or on 1 resume to the same result', async () => {

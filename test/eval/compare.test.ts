@@ -6,29 +6,31 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareEvals, compareTable, type LabelledEval } from '../../src/eval/index.js';
-import type { EvalEntry, EvalResult } from '../../src/eval/result.js';
+import type { EvalEntry, EvalResult, Protocol } from '../../src/eval/result.js';
 import { countWithInterval } from '../../src/eval/stats.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'carso-compare-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const flags = (s: string): boolean[] => [...s].map((c) => c === '1');
-const entry = (model: string, attack: string, points: string): EvalEntry => {
+const entry = (model: string, attack: string, points: string, protocol?: Protocol): EvalEntry => {
   const p = flags(points);
-  return { model, attack, eps: 0.1, accuracy: countWithInterval(p.filter(Boolean).length, p.length), points: p, seconds: 1 };
+  const accuracy = countWithInterval(p.filter(Boolean).length, p.length);
+  return { model, ...(protocol ? { protocol } : {}), attack, eps: 0.1, accuracy, points: p, seconds: 1 };
 };
 const run = (label: string, entries: EvalEntry[], first = 0): LabelledEval => ({
   label,
   result: {
-    format: 'carso-eval/1',
+    format: 'carso-eval/2',
     dataset: 'fashion-mnist',
     first,
     n: 10,
     norm: 'Linf',
     eps: 0.1,
     seed: 0,
-    protocol: 'strict',
+    protocols: ['honest'],
     finalEvals: 10,
+    verdict: [],
     entries,
     comparisons: [],
     diagnostics: [],
@@ -68,6 +70,31 @@ test('rows per run and entry; references from the first run having them, or name
   assert.match(table, /\| e2e \| carso\/autoattack-rand \| 7\/10 \| 70\.0% \[39\.7, 89\.2\] \| -10\.0 \[/);
 });
 
+test('a run with both protocols: a bare entry lists each, a reference names one', () => {
+  const both = run('both', [
+    entry('classifier', 'autoattack-standard', '1111111100'),
+    entry('carso', 'autoattack-rand', '1111111111', 'paper'),
+    entry('carso', 'autoattack-rand', '1111100000', 'honest'),
+  ]);
+  const rows = compareEvals([both], { entries: ['carso/autoattack-rand'], against: ['classifier/autoattack-standard'] });
+  assert.deepEqual(
+    rows.map((r) => [r.entry, r.accuracy.correct, r.differences[0]!.aOnly, r.differences[0]!.bOnly]),
+    [
+      ['carso/autoattack-rand@paper', 10, 2, 0],
+      ['carso/autoattack-rand@honest', 5, 0, 3],
+    ],
+  );
+  assert.throws(
+    () => compareEvals([both], { entries: [], against: ['carso/autoattack-rand'] }),
+    /'carso\/autoattack-rand' is carso\/autoattack-rand@paper and carso\/autoattack-rand@honest in both: name one/,
+  );
+  const honest = compareEvals([both], { entries: ['carso/autoattack-rand@honest'], against: ['carso/autoattack-rand@paper'] });
+  assert.deepEqual(
+    honest.map((r) => [r.entry, r.differences[0]!.aOnly, r.differences[0]!.bOnly]),
+    [['carso/autoattack-rand@honest', 0, 5]],
+  );
+});
+
 test('different points, a missing reference or missing per-point results are errors', () => {
   assert.throws(
     () => compareEvals([base, run('other', e2e.result.entries, 10)], { entries: ['carso/clean'], against: [] }),
@@ -82,9 +109,14 @@ test('different points, a missing reference or missing per-point results are err
 });
 
 test('carso compare reads eval folders and prints the table', () => {
-  for (const r of [base, e2e]) {
-    mkdirSync(join(dir, r.label));
-    writeFileSync(join(dir, r.label, 'eval.json'), JSON.stringify(r.result));
+  // (e2e as an older carso wrote it: format 1, one protocol for the whole run, still read)
+  const v1 = { ...e2e.result, format: 'carso-eval/1', protocol: 'strict', protocols: undefined, verdict: undefined };
+  for (const [label, result] of [
+    [base.label, base.result],
+    [e2e.label, v1],
+  ] as const) {
+    mkdirSync(join(dir, label));
+    writeFileSync(join(dir, label, 'eval.json'), JSON.stringify(result));
   }
   const out = execFileSync(
     process.execPath,

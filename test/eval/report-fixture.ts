@@ -1,5 +1,5 @@
 // A small run folder for the report tests: an evaluation of a classifier and
-// its CARSO (stochastic, strict protocol), a sweep and an image grid, with
+// its CARSO (stochastic, both protocols), a sweep and an image grid, with
 // made-up but consistent numbers (every count's interval is its Wilson one).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,15 +9,68 @@ import { countWithInterval as c, type CountWithInterval } from '../../src/eval/s
 const FMNIST = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
 export const evalResult = (): EvalResult => ({
-  format: 'carso-eval/1',
+  format: 'carso-eval/2',
   dataset: 'fashion-mnist',
   first: 0,
   n: 200,
   norm: 'Linf',
   eps: 0.1,
   seed: 3,
-  protocol: 'strict',
+  protocols: ['paper', 'honest'],
   finalEvals: 10,
+  verdict: [
+    {
+      id: 'classifier',
+      label: 'classifier alone, AutoAttack standard',
+      entry: 'classifier autoattack-standard',
+      accuracy: c(94, 200),
+      vsClassifier: null,
+      evidence: {
+        n: 200,
+        outputNonFinite: 0,
+        gradientCe: 0,
+        gradientDlr: 0,
+        attacked: 181,
+        attackNonFinite: 0,
+        stopped: 0,
+        meanMoved: 0.0912,
+      },
+    },
+    {
+      id: 'carso-paper',
+      label: 'CARSO as the paper evaluates it',
+      entry: 'carso autoattack-rand (paper)',
+      accuracy: c(172, 200),
+      vsClassifier: { difference: 0.39, ci95: { lo: 0.3101, hi: 0.4602 }, aOnly: 80, bOnly: 2, total: 200 },
+      evidence: {
+        n: 200,
+        outputNonFinite: 196,
+        gradientCe: 197,
+        gradientDlr: 196,
+        attacked: 176,
+        attackNonFinite: 176,
+        stopped: 172,
+        meanMoved: 0.0021,
+      },
+    },
+    {
+      id: 'carso-honest',
+      label: 'CARSO evaluated honestly',
+      entry: 'carso autoattack-rand (honest)',
+      accuracy: c(131, 200),
+      vsClassifier: { difference: 0.185, ci95: { lo: 0.1032, hi: 0.2611 }, aOnly: 52, bOnly: 15, total: 200 },
+      evidence: {
+        n: 200,
+        outputNonFinite: 0,
+        gradientCe: 166,
+        gradientDlr: 0,
+        attacked: 178,
+        attackNonFinite: 0,
+        stopped: 0,
+        meanMoved: 0.1523,
+      },
+    },
+  ],
   entries: [
     { model: 'classifier', attack: 'clean', eps: 0, accuracy: c(181, 200), seconds: 0.4 },
     {
@@ -35,6 +88,29 @@ export const evalResult = (): EvalResult => ({
     },
     {
       model: 'carso',
+      protocol: 'paper',
+      attack: 'clean',
+      eps: 0,
+      accuracy: c(176, 200),
+      stochastic: { draws: 1, single: c(176, 200), meanOverR: { accuracy: 0.88 }, worstOfR: c(176, 200) },
+      seconds: 0.5,
+    },
+    {
+      model: 'carso',
+      protocol: 'paper',
+      attack: 'autoattack-rand',
+      eps: 0.1,
+      accuracy: c(172, 200),
+      stochastic: { draws: 1, single: c(172, 200), meanOverR: { accuracy: 0.86 }, worstOfR: c(172, 200) },
+      perAttack: [
+        { name: 'apgd-ce', robust: 173, total: 200, seconds: 62.1, queries: 21000 },
+        { name: 'apgd-dlr', robust: 172, total: 200, seconds: 48.9, queries: 20000 },
+      ],
+      seconds: 111.0,
+    },
+    {
+      model: 'carso',
+      protocol: 'honest',
       attack: 'clean',
       eps: 0,
       accuracy: c(170, 200),
@@ -43,6 +119,7 @@ export const evalResult = (): EvalResult => ({
     },
     {
       model: 'carso',
+      protocol: 'honest',
       attack: 'autoattack-rand',
       eps: 0.1,
       accuracy: c(131, 200),

@@ -11,6 +11,8 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeReport, type ReportJson } from '../../src/eval/report.js';
 import type { CountWithInterval } from '../../src/eval/stats.js';
+import { modelText } from '../../src/eval/report/summary.js';
+import { verdictCells } from '../../src/eval/report/verdict-section.js';
 import { COUNT, printed, writeRun } from './report-fixture.js';
 
 const CHROMIUM = process.env['CARSO_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -77,6 +79,16 @@ describe('report.html in headless Chromium', () => {
   let json: ReportJson;
   let dom = '';
 
+  /** A copy of the report that runs `onLoad` once loaded (the report itself runs no script); returns its path. */
+  const probePage = (name: string, onLoad: string): string => {
+    const probe = join(dir, name);
+    const html = readFileSync(page, 'utf8')
+      .replace("default-src 'none';", "default-src 'none'; script-src 'unsafe-inline';")
+      .replace('</body>', `<script>addEventListener("load", () => { ${onLoad} });</script></body>`);
+    writeFileSync(probe, html);
+    return probe;
+  };
+
   before(async () => {
     if (!existsSync(CHROMIUM))
       throw new Error(
@@ -108,7 +120,7 @@ describe('report.html in headless Chromium', () => {
     assert.equal(main.length, json.summary.length);
     json.summary.forEach((s, i) => {
       const [model, attack, , accuracy, , single, mean, worst] = main[i]!;
-      assert.deepEqual([model, attack], [s.model, s.attack]);
+      assert.deepEqual([model, attack], [modelText(s), s.attack]);
       same(accuracy!, s.accuracy, `main row ${i}`);
       if (s.stochastic) {
         same(single!, s.stochastic.single, `main row ${i} single`);
@@ -123,6 +135,27 @@ describe('report.html in headless Chromium', () => {
     const eot = json.eval.eotConvergence!;
     rows(dom, 'eot').forEach((r, i) => same(r[1]!, eot.accuracy[i]!, `EOT ${eot.eot[i]}`));
     assert.equal(rows(dom, 'comparisons')[0]![3], String(json.eval.comparisons[0]!.aOnly));
+  });
+
+  test("the first screen is the verdict: its table, with report.json's rows, fits a 1280x800 window above everything else", async () => {
+    assert.deepEqual(rows(dom, 'verdict'), json.eval.verdict.map(verdictCells));
+    // measures the laid-out page
+    const probe = probePage(
+      'first-screen.html',
+      'const b = document.body; b.dataset.first = document.querySelector("section").id; b.dataset.viewport = String(innerHeight);' +
+        ' b.dataset.verdictBottom = String(document.querySelector("#verdict table").getBoundingClientRect().bottom);' +
+        ' b.dataset.settingsTop = String(document.getElementById("settings").getBoundingClientRect().top);',
+    );
+    const probed = await chromium(['--window-size=1280,800', '--virtual-time-budget=10000', '--dump-dom'], probe);
+    const data = (k: string): string => new RegExp(`data-${k}="([^"]*)"`).exec(probed)?.[1] ?? '';
+    assert.equal(data('first'), 'verdict', 'the first section');
+    const viewport = Number(data('viewport'));
+    assert.ok(viewport >= 600, `viewport ${viewport} px`); // NOTE: headless Chromium keeps ~140 px of the 800 for its window frame
+    assert.ok(
+      Number(data('verdict-bottom')) <= viewport,
+      `the verdict table ends at ${data('verdict-bottom')} px, the screen at ${viewport}`,
+    );
+    assert.ok(Number(data('settings-top')) > viewport, 'the settings are below the first screen');
   });
 
   test('the image grid: a row per point, clean + adversarial + reconstructions, captioned with class names', () => {
@@ -143,16 +176,10 @@ describe('report.html in headless Chromium', () => {
   });
 
   test('every PNG decodes in the browser to its size', async () => {
-    // a copy with a script that records each image's decoded size (the report itself runs no script)
-    const probe = join(dir, 'probe.html');
-    const script =
-      '<script>addEventListener("load", () => { for (const i of document.images) i.dataset.decoded = `${i.naturalWidth}x${i.naturalHeight}`; });</script>';
-    const html = readFileSync(page, 'utf8');
-    writeFileSync(
-      probe,
-      html
-        .replace("default-src 'none';", "default-src 'none'; script-src 'unsafe-inline';")
-        .replace('</body>', `${script}</body>`),
+    // records each image's decoded size
+    const probe = probePage(
+      'probe.html',
+      'for (const i of document.images) i.dataset.decoded = `${i.naturalWidth}x${i.naturalHeight}`;',
     );
     const probed = await chromium(['--virtual-time-budget=10000', '--dump-dom'], probe);
     const sizes = [...probed.matchAll(/data-decoded="([^"]*)"/g)].map((m) => m[1]);

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeReport, type ReportJson } from '../../src/eval/report.js';
 import { countText, differenceText, durationText, epsText } from '../../src/eval/report/format.js';
+import { modelText } from '../../src/eval/report/summary.js';
+import { verdictCells } from '../../src/eval/report/verdict-section.js';
 import type { CountWithInterval } from '../../src/eval/stats.js';
 import { COUNT, countsIn, evalResult, grid, printed, sweep, writeRun } from './report-fixture.js';
 
@@ -44,8 +46,8 @@ describe('writeReport on a full run folder', async () => {
   test('every accuracy in report.md is a count of report.json, printed from its numbers', () => {
     const counts = countsIn(r.json).map((c) => printed(c).join(' '));
     const shown = [...r.md.matchAll(COUNT)];
-    // 4 main rows + 4 stochastic + 4 EOT + 10 sweep
-    assert.equal(shown.length, 4 + 2 * 2 + 4 + 10, 'accuracies printed in report.md');
+    // 3 verdict rows + 6 main rows + 4 stochastic x 2 + 4 EOT + 10 sweep
+    assert.equal(shown.length, 3 + 6 + 4 * 2 + 4 + 10, 'accuracies printed in report.md');
     for (const m of shown) assert.ok(counts.includes(m.slice(1).join(' ')), `'${m[0]}' is not a count of report.json`);
   });
 
@@ -54,9 +56,9 @@ describe('writeReport on a full run folder', async () => {
     assert.equal(r.json.summary.length, e.entries.length);
     r.json.summary.forEach((s, i) => {
       assert.deepEqual(printed(s.accuracy), printed(e.entries[i]!.accuracy));
-      assert.ok(r.md.includes(`| ${s.model} | ${s.attack} | ${epsText(s.eps)} | ${s.accuracy.text} |`), s.accuracy.text);
+      assert.ok(r.md.includes(`| ${modelText(s)} | ${s.attack} | ${epsText(s.eps)} | ${s.accuracy.text} |`), s.accuracy.text);
     });
-    const carso = r.json.summary[3]!.stochastic!;
+    const carso = r.json.summary[5]!.stochastic!;
     assert.equal(carso.meanOverR.text, '72.2%'); // 0.7215 -> one decimal
     assert.ok(r.md.includes(`| 10 | ${carso.single.text} | 72.2% | ${carso.worstOfR.text} |`));
     assert.equal(r.json.eval.seed, 3);
@@ -79,6 +81,23 @@ describe('writeReport on a full run folder', async () => {
     const names = r.json.grid!.classNames;
     assert.ok(gridTable!.includes('| 1 | Pullover | Pullover | Coat | Shirt |'));
     for (const p of r.json.grid!.points) assert.ok(r.html.includes(`true: ${names[p.label]}`));
+  });
+
+  test('the verdict is the first section: its rows as eval.json has them, and the masking sentence', () => {
+    const sections = [...r.md.matchAll(/^## (.*)$/gm)].map((m) => m[1]);
+    assert.equal(sections[0], 'Verdict');
+    assert.equal(sections.at(-1), 'Settings');
+    const v = r.json.eval.verdict;
+    for (const row of v.map(verdictCells)) assert.ok(r.md.includes(`| ${row.join(' | ')} |`), row.join(' | '));
+    assert.ok(
+      r.md.includes(
+        '| CARSO as the paper evaluates it | 172/200 (86.0%, 95% CI 80.5–90.1%) | +39.0 pp (95% CI +31.0 to +46.0 pp) | 196/200 (98.0%) | CE 197/200 (98.5%); DLR 196/200 (98.0%) | 172/176 (97.7%) | 0.0021 |',
+      ),
+    );
+    assert.match(
+      r.md,
+      /> \*\*Warning\*\* CARSO's reference aggregation returns NaN\/Inf at 196 of 200 clean points: .* The paper protocol's 172 of 200 is therefore not evidence of robustness\. Evaluated honestly .* keeps 131 of 200\./,
+    );
   });
 
   test('sections: per attack, comparisons, diagnostics, EOT, sweep', () => {
@@ -148,7 +167,12 @@ describe('bad run folders fail with the file and the field', () => {
     [
       'a wrong format',
       (d) => put(d, 'eval.json', { ...evalResult(), format: 'carso-eval/0' }),
-      /eval\.json: format: expected 'carso-eval\/1', got string "carso-eval\/0"/,
+      /eval\.json: format: expected 'carso-eval\/2', got string "carso-eval\/0"/,
+    ],
+    [
+      'an eval.json of an older carso',
+      (d) => put(d, 'eval.json', { ...evalResult(), format: 'carso-eval/1' }),
+      /eval\.json: written by an older carso \(format carso-eval\/1.*rerun the same `carso eval`/,
     ],
     [
       'correct above total',

@@ -153,6 +153,9 @@ test('a damaged state file is refused naming the file: bookkeeping JSON, indices
     ['bad order', { ...state, current: { attack: 0, order: [0, 99], batchesDone: 0 } }, {}, /current\.order/],
     ['index out of range', state, { advIndex: tidy(() => advIndex.add(100)) }, /advIndex holds indices outside \[0, 8\)/],
     ['index dtype', state, { advIndex: tidy(() => advIndex.float()) }, /do not fit points/],
+    ['short moved', { ...state, moved: [0] }, {}, /moved is not 8 distances or nulls/],
+    ['negative moved', { ...state, moved: [-1, 0, 0, 0, 0, 0, 0, 0] }, {}, /moved is not 8 distances/],
+    ['unknown stop reason', { ...state, stopped: Array(8).fill('tired') }, {}, /stopped is not 8 stop reasons or nulls/],
   ];
   for (const [label, json, replace, pattern] of cases) {
     writeSafetensors(statePath, { adv: tensors.get('adv')!, advIndex, ...replace }, { ...metadata, state: JSON.stringify(json) });
@@ -163,5 +166,17 @@ test('a damaged state file is refused naming the file: bookkeeping JSON, indices
     );
     dispose(Object.values(replace));
   }
+  // a state saved before issue 13 (no moved, stopped, or per-record stopped count) resumes with none recorded
+  const records = (state['records'] as Record<string, unknown>[]).map(({ stopped: _s, ...r }) => r);
+  const old = Object.fromEntries(Object.entries({ ...state, records }).filter(([k]) => k !== 'moved' && k !== 'stopped'));
+  writeSafetensors(statePath, { adv: tensors.get('adv')!, advIndex }, { ...metadata, state: JSON.stringify(old) });
+  const r = runAutoAttack(model, X, Y, o);
+  assert.equal(r.resumed, true);
+  assert.ok(r.moved.every((m) => m === null) && r.stopped.every((s) => s === null));
+  assert.deepEqual(
+    r.perAttack.map((a) => a.stopped),
+    [0],
+  );
+  r.xAdv.dispose();
   dispose([...tensors.values()]);
 });

@@ -5,7 +5,7 @@ import { View, parse } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { Sweep } from '../result.js';
 import { epsText } from './format.js';
-import type { SummaryRow } from './summary.js';
+import { modelText, type SummaryRow } from './summary.js';
 
 const PERCENT_AXIS = { format: '.0%', title: 'accuracy' } as const;
 
@@ -47,7 +47,7 @@ export function curvesSpec(s: Sweep): TopLevelSpec {
 
 /** The main table's accuracies as bars, with their 95% Wilson intervals as error bars. */
 export function barsSpec(rows: SummaryRow[]): TopLevelSpec {
-  const name = (r: SummaryRow): string => `${r.model} · ${r.attack}`;
+  const name = (r: SummaryRow): string => `${modelText(r)} · ${r.attack}`;
   const repeated = (r: SummaryRow): boolean => rows.filter((q) => name(q) === name(r)).length > 1;
   const values = rows.map((r) => ({
     label: repeated(r) ? `${name(r)} · eps ${epsText(r.eps)}` : name(r),

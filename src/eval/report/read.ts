@@ -28,6 +28,11 @@ function readJson<T>(dir: string, name: string, shape: Shape<T>, required: boole
   } catch (err) {
     throw new Error(`${path}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
+  if (name === FILES.eval && (parsed as { format?: unknown } | null)?.format === 'carso-eval/1')
+    throw new Error(
+      `${path}: written by an older carso (format carso-eval/1, one protocol, no verdict): rerun the same \`carso eval\` ` +
+        'command with --out on this folder to rewrite it (the attacks run again: their settings changed)',
+    );
   try {
     return shape(parsed, '');
   } catch (err) {

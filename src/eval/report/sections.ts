@@ -6,14 +6,16 @@ import type { Block, ReportDocument, Section } from './document.js';
 import { countText, differenceText, durationText, epsText, fractionText } from './format.js';
 import { gridSection, sweepSection } from './extra-sections.js';
 import { FILES, type Run } from './read.js';
-import type { SummaryRow } from './summary.js';
+import { modelText, type SummaryRow } from './summary.js';
+import { verdictSection } from './verdict-section.js';
 
 export function buildDocument(run: Run, summary: SummaryRow[]): ReportDocument {
   const e = run.eval;
   return {
     title: `Robustness report: ${e.dataset}, ${e.norm} eps ${epsText(e.eps)}`,
+    // NOTE: the verdict is the first screen; the settings close the report
     sections: [
-      settingsSection(run),
+      verdictSection(e),
       resultsSection(e, summary),
       perAttackSection(e),
       comparisonsSection(e),
@@ -21,6 +23,7 @@ export function buildDocument(run: Run, summary: SummaryRow[]): ReportDocument {
       eotSection(e),
       run.sweep && sweepSection(run.sweep),
       run.grid && gridSection(run.grid),
+      settingsSection(run),
     ].filter((s): s is Section => s !== null && s !== undefined),
   };
 }
@@ -31,8 +34,8 @@ function settingsSection({ eval: e, sweep, grid }: Run): Section {
     ['dataset', e.dataset],
     ['points', `${e.n} (test-set indices ${e.first} to ${e.first + e.n - 1})`],
     ['threat model', `${e.norm}, eps ${epsText(e.eps)}`],
-    ['protocol', e.protocol],
-    ['draws per point (final evaluation)', String(e.finalEvals)],
+    ['protocols', e.protocols.join(', ')],
+    ['draws per point (final evaluation, honest protocol)', String(e.finalEvals)],
     ['seed', String(e.seed)],
     ...Object.entries(e.settings).map(([k, v]): [string, string] => [k, String(v)]),
   ];
@@ -52,15 +55,18 @@ function settingsSection({ eval: e, sweep, grid }: Run): Section {
 
 function resultsSection(e: EvalResult, summary: SummaryRow[]): Section {
   const stochastic = summary.some((r) => r.stochastic !== null);
-  const reported =
-    e.protocol === 'strict'
-      ? 'For a stochastic model it is worst-of-R: a point counts only when it is classified correctly in all R draws.'
-      : 'For a stochastic model it is the single draw (reference protocol).';
+  const reported = [
+    e.protocols.includes('honest') &&
+      'For a stochastic model under the honest protocol it is worst-of-R: a point counts only when it is classified correctly in all R draws.',
+    e.protocols.includes('paper') && 'Under the paper protocol it is the single draw, as the reference scripts report it.',
+  ]
+    .filter((t) => typeof t === 'string')
+    .join(' ');
   const header = ['Model', 'Attack', 'eps', 'Accuracy', ...(stochastic ? ['R', 'Single draw', 'Mean over R', 'Worst of R'] : [])];
   const rows = summary.map((r) => {
     const s = r.stochastic;
     const extra = s ? [String(s.draws), s.single.text, s.meanOverR.text, s.worstOfR.text] : ['—', '—', '—', '—'];
-    return [r.model, r.attack, epsText(r.eps), r.accuracy.text, ...(stochastic ? extra : []), durationText(r.seconds)];
+    return [modelText(r), r.attack, epsText(r.eps), r.accuracy.text, ...(stochastic ? extra : []), durationText(r.seconds)];
   });
   const text = `Accuracy is the number of points classified correctly, with its 95% Wilson interval. ${stochastic ? reported : ''}`;
   return {
@@ -85,7 +91,10 @@ function perAttackSection(e: EvalResult): Section | null {
   ];
   for (const { x, i, rows } of cascades)
     blocks.push(
-      { kind: 'heading', text: `${x.model} under ${x.attack} (eps ${epsText(x.eps)})` },
+      {
+        kind: 'heading',
+        text: `${modelText({ model: x.model, protocol: x.protocol ?? null })} under ${x.attack} (eps ${epsText(x.eps)})`,
+      },
       {
         kind: 'table',
         id: `per-attack-${i}`,

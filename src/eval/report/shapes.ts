@@ -2,13 +2,25 @@
 // checked, plus the rules across fields the report relies on (a count within
 // its total, one accuracy per eps, images of C·H·W pixels, labels that name a class).
 import type { CheckWarning } from '../checks.js';
-import type { AttackRow, Comparison, Diagnostic, EvalEntry, EvalResult, ImageGrid, Sweep } from '../result.js';
-import type { CountWithInterval, Interval } from '../stats.js';
+import type {
+  AttackRow,
+  Comparison,
+  Diagnostic,
+  EvalEntry,
+  EvalResult,
+  ImageGrid,
+  PointEvidence,
+  Sweep,
+  VerdictEvidence,
+  VerdictRow,
+} from '../result.js';
+import type { CountWithInterval, Interval, PairedDifference } from '../stats.js';
 import {
   array,
   boolean,
   integer,
   literal,
+  nullable,
   number,
   object,
   optional,
@@ -24,8 +36,18 @@ const count = refine(object<CountWithInterval>({ correct: integer, total: intege
   c.correct >= 0 && c.correct <= c.total ? null : `correct ${c.correct} is not in [0, total ${c.total}]`,
 );
 const attackRow = object<AttackRow>({ name: string, robust: integer, total: integer, seconds: number, queries: number });
+const evidence = object<PointEvidence>({
+  outputNonFinite: optional(array(boolean)),
+  gradientCe: optional(array(boolean)),
+  gradientDlr: optional(array(boolean)),
+  attackNonFinite: optional(array(boolean)),
+  stopped: optional(array(nullable(literal('non-finite-gradients')))),
+  moved: optional(array(nullable(number))),
+});
+const protocol = literal('paper', 'honest');
 const entry = object<EvalEntry>({
   model: string,
+  protocol: optional(protocol),
   attack: string,
   eps: number,
   accuracy: count,
@@ -34,6 +56,32 @@ const entry = object<EvalEntry>({
   perAttack: optional(array(attackRow)),
   seconds: number,
   settings: optional(record(scalar)),
+  evidence: optional(evidence),
+});
+const difference = object<PairedDifference>({
+  difference: number,
+  ci95: interval,
+  aOnly: integer,
+  bOnly: integer,
+  total: integer,
+});
+const verdictEvidence = object<VerdictEvidence>({
+  n: integer,
+  outputNonFinite: nullable(integer),
+  gradientCe: nullable(integer),
+  gradientDlr: nullable(integer),
+  attacked: integer,
+  attackNonFinite: nullable(integer),
+  stopped: nullable(integer),
+  meanMoved: nullable(number),
+});
+const verdictRow = object<VerdictRow>({
+  id: literal('classifier', 'carso-paper', 'carso-honest'),
+  label: string,
+  entry: string,
+  accuracy: count,
+  vsClassifier: nullable(difference),
+  evidence: verdictEvidence,
 });
 const comparison = object<Comparison>({
   a: string,
@@ -53,15 +101,16 @@ const diagnostic = object<Diagnostic>({
 const warning = object<CheckWarning>({ check: string as Shape<CheckWarning['check']>, message: string });
 
 export const evalResult = object<EvalResult>({
-  format: literal('carso-eval/1'),
+  format: literal('carso-eval/2'),
   dataset: string,
   first: integer,
   n: integer,
   norm: literal('Linf', 'L2', 'L1'),
   eps: number,
   seed: integer,
-  protocol: literal('reference', 'strict'),
+  protocols: array(protocol),
   finalEvals: integer,
+  verdict: array(verdictRow),
   entries: array(entry),
   comparisons: array(comparison),
   diagnostics: array(diagnostic),

@@ -1,6 +1,6 @@
 // The main table as data, for report.json: each entry's numbers with the exact
 // text the markdown and HTML print for them.
-import type { EvalResult } from '../result.js';
+import type { EvalResult, Protocol } from '../result.js';
 import type { CountWithInterval } from '../stats.js';
 import { countText, percent } from './format.js';
 
@@ -8,9 +8,11 @@ export type CountWithText = CountWithInterval & { text: string };
 
 export interface SummaryRow {
   model: string;
+  /** The protocol of a CARSO entry (null: the classifier's, shared). */
+  protocol: Protocol | null;
   attack: string;
   eps: number;
-  /** The number reported (worst-of-R for stochastic models under the strict protocol). */
+  /** The number reported (worst-of-R for stochastic models under the honest protocol). */
   accuracy: CountWithText;
   stochastic: {
     draws: number;
@@ -21,11 +23,16 @@ export interface SummaryRow {
   seconds: number;
 }
 
+/** The model column: 'carso (paper)', 'classifier'. */
+export const modelText = (r: Pick<SummaryRow, 'model' | 'protocol'>): string =>
+  r.protocol === null ? r.model : `${r.model} (${r.protocol})`;
+
 const withText = (c: CountWithInterval): CountWithText => ({ ...c, text: countText(c) });
 
 export function summarize(e: EvalResult): SummaryRow[] {
   return e.entries.map((x) => ({
     model: x.model,
+    protocol: x.protocol ?? null,
     attack: x.attack,
     eps: x.eps,
     accuracy: withText(x.accuracy),

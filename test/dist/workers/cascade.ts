@@ -1,7 +1,7 @@
 // Worker of test/dist/cascade.test.ts: an AutoAttack cascade, or a whole CARSO
 // evaluation, on one process or as one rank of a group (torchrun's variables),
 // written as JSON without timings to argv[3] (rank 0; other ranks write nothing).
-//   argv: what (aa-standard | aa-rand | eval), output folder, output JSON
+//   argv: what (aa-standard | aa-rand | eval | eval-saturated), output folder, output JSON
 //   CARSO_TEST_DIE_AT=k: rank 1 kills itself (SIGKILL) at its k-th batch event
 //   CARSO_TEST_STALL_AT=k: rank 1 stops answering (busy for 4x the timeout) at its k-th batch event
 import { writeFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ import { loadModule } from '../../../src/io/index.js';
 import { loadDataset, makeBatch } from '../../../src/data/index.js';
 import { range } from '../../../src/eval/accuracy.js';
 import { SHIPPED_CLASSIFIER, SHIPPED_PURIFIER } from '../../../src/cli/eval.js';
-import { TINY_CLASSES, TINY_EVAL, tinyEvalCarso, withoutTimings } from '../../carso/tiny.js';
+import { SATURATED_EVAL, TINY_CLASSES, TINY_EVAL, saturateTiny, tinyEvalCarso, withoutTimings } from '../../carso/tiny.js';
 
 const [what, out, file] = process.argv.slice(2) as [string, string, string];
 setNumThreads(1);
@@ -65,8 +65,12 @@ if (what === 'aa-standard') {
   const o: AutoAttackOptions = { norm: 'Linf', eps: 0.2, version: 'rand', batchSize: 2, overrides };
   write(comparable(runAutoAttack(c, b.x, b.y, { ...o, statePath: join(out, 'state.safetensors'), ...quiet, onEvent, shards })));
 } else {
+  // eval-saturated: the paper protocol's outputs are +-inf, its attacks stop points early (NaN early stop)
   const c = tinyEvalCarso();
-  const r = evaluateCarso(c.classifier, c, x, y, { ...TINY_EVAL, batchSize: 2, out, onEvent, ...quiet, shards });
+  const saturated = what === 'eval-saturated';
+  if (saturated) saturateTiny(c);
+  const o = { ...TINY_EVAL, ...(saturated ? SATURATED_EVAL : {}), batchSize: 2, out, onEvent, ...quiet, shards };
+  const r = evaluateCarso(c.classifier, c, x, y, o);
   write(withoutTimings(r));
 }
 group?.destroy();
