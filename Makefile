@@ -67,7 +67,7 @@ dist/.stamp: $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.b
 # CPU's vector kernels fails here, not on the next machine (issue 12).
 FIXTURE_TESTS := $(addprefix test/,attacks/apgd-extra.test.ts attacks/apgd-golden.test.ts \
   attacks/fab-projections.test.ts attacks/fab-square.test.ts attacks/fab.test.ts attacks/losses.test.ts \
-  attacks/square.test.ts carso/aggregation.test.ts carso/authors-parity.test.ts carso/purifier.test.ts models/preact-resnet.test.ts \
+  attacks/square.test.ts carso/aggregation.test.ts eval/aa-nan.test.ts carso/authors-parity.test.ts carso/purifier.test.ts models/preact-resnet.test.ts \
   models/reference-cnn.test.ts models/wide-resnet.test.ts nn/layers.test.ts nn/script-module.test.ts optim/optimizers.test.ts \
   optim/schedule.test.ts tensor/ops_pytorch.test.ts tensor/scope.test.ts)
 
