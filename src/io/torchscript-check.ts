@@ -2,8 +2,8 @@
 // libtorch 1.13's torch::jit::load trusts its input: its unpickler does not
 // check the stack (a swapped opcode destroys a garbage value and aborts the
 // process), allocates whatever a string length claims (gigabytes from a few
-// bytes), sizes a storage from the pickle's element count whatever its record
-// holds. bench/fuzz found each (test/io/torchscript-check.test.ts). So
+// bytes): bench/fuzz found both. And it sizes a storage from the pickle's
+// element count whatever its record holds (test/io/torchscript-check.test.ts). So
 // this checks, naming the file:
 //  - the zip structure: every entry inside the file, a stored entry's two sizes
 //    equal, no two entries whose names fold together (ZipArchive);

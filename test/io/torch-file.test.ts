@@ -124,7 +124,7 @@ describe('torch.save files', { skip: why ?? false }, () => {
   });
 
   test('a tensor with more elements than its storage (overlapping strides) is an Error, not a copy far larger than the file', () => {
-    // NOTE: found by bench/fuzz (a size edited up, its stride to 0): 2^24 floats from one stored float, 64 MB from a 1 kB file
+    // NOTE: what a size edited up over a stride of 0 did: 2^24 floats copied from one stored float, 64 MB from a 1 kB file
     const py = `import torch,sys\ntorch.save({'big': torch.zeros(1).expand(1 << 24), 'ids': torch.arange(4.).expand(1, 4)}, sys.argv[1])`;
     const file = join(scratch, 'expanded.pt');
     const r = spawnSync(TORCH_PYTHON, ['-c', py, file], { encoding: 'utf8' });

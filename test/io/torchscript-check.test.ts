@@ -1,7 +1,7 @@
-// checkTorchScriptArchive, through ScriptModule.load: the damaged TorchScript files
-// bench/fuzz found to abort the process, allocate gigabytes or load with a storage
-// larger than its memory inside libtorch's torch::jit::load are Errors naming the
-// file, raised before libtorch reads them.
+// checkTorchScriptArchive, through ScriptModule.load: damaged TorchScript files that
+// abort the process or allocate gigabytes inside libtorch's torch::jit::load (found
+// by bench/fuzz), or load with a storage larger than its memory (found by hand), are
+// Errors naming the file, raised before libtorch reads them.
 // Each is the committed seed test/fixtures/fuzz/small-script.pt with one edit.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
