@@ -24,12 +24,12 @@ if (o.only >= 0) {
   console.log(JSON.stringify({ input: o.keep, ...tryLoad(f, o.keep) }, null, 1));
 } else {
   const rows: FuzzCounts[] = [];
-  console.log('format          inputs  loaded  rejected  crashed  hung  unnamed  over-memory  max-growth   seconds');
+  console.log(`${'format'.padEnd(17)} inputs  loaded  rejected  crashed  hung  unnamed  over-memory  max-growth   seconds`);
   for (const name of names) {
     const c = await fuzzFormat(name, { n: o.n, seed: o.seed, batch: o.batch, timeoutMs: o.timeout });
     rows.push(c);
     console.log(
-      `${name.padEnd(15)} ${String(c.inputs).padStart(6)} ${String(c.loaded).padStart(7)} ${String(c.rejected).padStart(9)} ` +
+      `${name.padEnd(17)} ${String(c.inputs).padStart(6)} ${String(c.loaded).padStart(7)} ${String(c.rejected).padStart(9)} ` +
         `${String(c.crashed).padStart(8)} ${String(c.hung).padStart(5)} ${String(c.unnamed).padStart(8)} ${String(c.overMemory).padStart(12)} ` +
         `${(c.maxGrowthBytes / 2 ** 20).toFixed(1).padStart(8)} MB ${c.seconds.toFixed(0).padStart(8)}`,
     );

@@ -1,34 +1,25 @@
 // The file formats a user can point carso at, one entry each: how to make
 // valid seed inputs, how to mutate one, and the library call that loads it.
-// A new reader (e.g. PyTorch .pt / .pth pickles and TorchScript archives,
-// branch i15) is one more entry in FORMATS.
+// A new reader is one more entry in FORMATS (the PyTorch ones: torch-formats.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import {
-  DataLoader,
-  ImageDataset,
-  Pcg32,
-  loadCifar10,
-  loadCifar100,
-  loadFashionMnist,
-  loadTinyImageNet,
-} from '../../src/data/index.js';
+import { Pcg32, loadCifar10, loadCifar100, loadFashionMnist, loadTinyImageNet } from '../../src/data/index.js';
 import { readBytes } from '../../src/data/files.js';
 import { decodeJpegInto } from '../../src/data/jpeg.js';
 import { encodeSafetensors, loadModule, readSafetensors, saveModule } from '../../src/io/index.js';
-import { dispose, manualSeed, randn, tensor, tidy } from '../../src/tensor/index.js';
-import { Carso, DECODER_CHANNELS, savePurifier, type CarsoGeometry } from '../../src/carso/index.js';
-import { BatchNorm2d, Conv2d, Flatten, Linear, Sequential, Tanh, type Module } from '../../src/nn/index.js';
-import { Adam, LRScheduler, multiStep } from '../../src/optim/index.js';
+import { dispose, manualSeed, tensor } from '../../src/tensor/index.js';
+import { Carso, savePurifier } from '../../src/carso/index.js';
 import { resumeRun, saveCheckpoint } from '../../src/train/checkpoint.js';
 import { fingerprint, loadState, saveState } from '../../src/eval/state.js';
 import { writeAll } from '../../test/fixtures/data/generate.js';
-import { TINY_GEOMETRY, TINY_TAPS, tinyClassifier } from '../../test/carso/tiny.js';
+import { TINY_TAPS } from '../../test/carso/tiny.js';
 import { concat, mutateBytes, pick } from './mutate.js';
 import { mutateIdx, mutateJpeg, mutateLines, mutateSafetensors } from './structured.js';
-import { filesMatching, mutateStructure, readTree, type FileTree } from './tree.js';
+import { MINI, purifierClassifier, target, written, type Target } from './targets.js';
+import { TORCH_FORMATS } from './torch-formats.js';
+import { filesMatching, mutateStructure, only, readTree, single, type FileTree } from './tree.js';
 
 export interface FuzzFormat {
   name: string;
@@ -45,75 +36,17 @@ export interface FuzzFormat {
 }
 
 const FILE = 'input.safetensors';
-const single = (bytes: Uint8Array, name = FILE): FileTree => new Map([[name, bytes]]);
-const only = (tree: FileTree): Uint8Array => [...tree.values()][0] as Uint8Array;
 
 /** A safetensors-based format: seeds written by the library itself, mutated by mutateSafetensors. */
 function safetensorsFormat(name: string, what: string, seeds: () => Uint8Array[], load: (path: string) => void): FuzzFormat {
   return {
     name,
     what,
-    seeds: () => seeds().map((b) => single(b)),
-    mutate: (rng, seed) => single(mutateSafetensors(rng, only(seed))),
+    seeds: () => seeds().map((b) => single(b, FILE)),
+    mutate: (rng, seed) => single(mutateSafetensors(rng, only(seed)), FILE),
     load: (dir) => load(join(dir, FILE)),
   };
 }
-
-/** Writes with `write` to a temporary path and returns the bytes (the library's own writers make the seeds). */
-function written(write: (path: string) => void): Uint8Array {
-  const dir = mkdtempSync(join(tmpdir(), 'carso-fuzz-seed-'));
-  try {
-    write(join(dir, 'seed'));
-    return readBytes(join(dir, 'seed'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** A small classifier: conv, BatchNorm (buffers), linear; x: [B, 1, 6, 6] -> [B, 3]. */
-function smallNet(): Module {
-  return new Sequential(new Conv2d(1, 2, 3), new BatchNorm2d(2), new Tanh(), new Flatten(), new Linear(32, 3));
-}
-
-interface Target {
-  net: Module;
-  opt: Adam;
-  loader: DataLoader;
-  scheduler: LRScheduler;
-}
-let shared: Target | undefined;
-/** What the weight and checkpoint inputs load into: module, optimiser, loader, schedule (one per process). */
-function target(): Target {
-  if (shared === undefined) {
-    manualSeed(0);
-    const net = smallNet();
-    const opt = new Adam(net.parameters(), { lr: 1e-3 });
-    tidy(() =>
-      net
-        .call(randn([4, 1, 6, 6]))
-        .square()
-        .sum()
-        .backward(),
-    );
-    opt.step(); // so that the optimiser has state tensors to save
-    const ds = new ImageDataset(
-      'd',
-      new Uint8Array(8 * 36),
-      Int32Array.from({ length: 8 }, (_, i) => i % 3),
-      [1, 6, 6],
-      ['a', 'b', 'c'],
-    );
-    const loader = new DataLoader(ds, { batchSize: 2, shuffle: true, seed: 1 });
-    shared = { net, opt, loader, scheduler: new LRScheduler(opt, multiStep([5])) };
-  }
-  return shared;
-}
-
-// NOTE: the tiny test CARSO (1x12x12 images) with a narrow decoder: a purifier file of a few
-// kilobytes, so that 10,000 inputs take minutes; its layout and metadata are every purifier file's.
-const MINI: CarsoGeometry = { ...TINY_GEOMETRY, decoderChannels: DECODER_CHANNELS.map(() => 4) };
-let classifier: Module | undefined;
-const purifierClassifier = (): Module => (classifier ??= tinyClassifier());
 
 const RUN_CONFIG = { model: 'small', lr: 0.001 };
 const runState = (t: Target) => ({
@@ -334,7 +267,7 @@ export const FORMATS: readonly FuzzFormat[] = [
       decodeJpegInto(readBytes(file), file, 64, 64, new Uint8Array(3 * 64 * 64), 0);
     },
   },
-  // PyTorch .pt / .pth (pickle) and TorchScript archives: one entry here once their readers land (branch i15).
+  ...TORCH_FORMATS,
 ];
 
 /** CIFAR: a label byte out of range, or a byte-level edit. */

@@ -30,12 +30,22 @@ function joinSafetensors(header: unknown, data: Bytes, length?: bigint): Bytes {
   return concat([len, json, data]);
 }
 
+/** Whether `text` is JSON (an earlier mutation may have broken it). */
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The metadata entries whose values are JSON texts (run state, purifier geometry, optimiser). */
 function jsonMetadata(header: Record<string, unknown>): [Record<string, unknown>, string][] {
   const meta = header['__metadata__'];
   if (typeof meta !== 'object' || meta === null) return [];
   return Object.entries(meta)
-    .filter(([, v]) => typeof v === 'string' && /^[[{]/.test(v))
+    .filter(([, v]) => typeof v === 'string' && /^[[{]/.test(v) && parses(v))
     .map(([k]) => [meta as Record<string, unknown>, k]);
 }
 

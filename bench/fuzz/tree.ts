@@ -74,3 +74,8 @@ export function mutateStructure(rng: Pcg32, tree: FileTree): FileTree {
   }
   return out;
 }
+
+/** A one-file input. */
+export const single = (bytes: Bytes, name: string): FileTree => new Map([[name, bytes]]);
+/** The bytes of a one-file input. */
+export const only = (tree: FileTree): Bytes => [...tree.values()][0] as Bytes;

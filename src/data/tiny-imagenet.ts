@@ -61,6 +61,9 @@ function valItems(dir: string, wnids: readonly string[], limit: number): Item[] 
       throw new DataFileError(annotations, `line ${i + 1}: expected tab-separated file and wnid, got ${JSON.stringify(line)}`);
     const label = index.get(wnid);
     if (label === undefined) throw new DataFileError(annotations, `line ${i + 1}: unknown wnid ${wnid} (not in wnids.txt)`);
+    // NOTE: a name, not a path: '../../../dev/zero' would read outside val/images (fuzz found it)
+    if (!/^[^/\\]+$/.test(file) || file === '.' || file === '..')
+      throw new DataFileError(annotations, `line ${i + 1}: ${JSON.stringify(file)} is not a file name in val/images`);
     items.push({ file: join(dir, 'val', 'images', file), label });
   }
   return items;

@@ -12,7 +12,8 @@
 //   str -> string, bytes -> Uint8Array, list and tuple -> array,
 //   dict -> Map (insertion order kept), anything else -> what an allowed global made.
 // Opcodes: protocols 0-5 except those that build class instances, sets and
-// out-of-band buffers (each refused with its name).
+// out-of-band buffers (each refused with its name; an opaque read, for a pickle
+// that libtorch interprets, checks the first two for structure only).
 
 /** An allowed global: called by REDUCE with the argument tuple. */
 export type PickleFunction = (args: unknown[]) => unknown;
@@ -24,6 +25,13 @@ export interface UnpickleOptions {
   persistentLoad?: (pid: unknown) => unknown;
   /** Names the data in errors (a file path). */
   source: string;
+  /**
+   * Structure only, for a pickle another reader will interpret (libtorch's, in a TorchScript
+   * archive): globals outside `globals`, class instances, sets and persistent ids (without
+   * `persistentLoad`) become PickleOpaque values instead of refusals, and BUILD may set their
+   * state; the stack, marks, memo and lengths are checked as always. Nothing is called.
+   */
+  opaque?: boolean;
 }
 
 /** What an allowed global is on the stack until REDUCE calls it. */
@@ -32,6 +40,11 @@ export class PickleGlobal {
     readonly name: string,
     readonly fn: PickleFunction,
   ) {}
+}
+
+/** What an opaque read (UnpickleOptions.opaque) makes of a global, a class instance or a set. */
+export class PickleOpaque {
+  constructor(readonly name: string) {}
 }
 
 const MARK = Symbol('mark');
@@ -83,7 +96,10 @@ class Machine {
       const code = this.u8();
       if (code === 0x2e) return { value: this.pop(at), end: this.pos }; // STOP '.'
       const refused = REFUSED[code];
-      if (refused !== undefined) this.fail(at, `unsupported pickle opcode ${refused}`);
+      if (refused !== undefined) {
+        if (this.o.opaque === true && this.stepOpaque(code, at)) continue;
+        this.fail(at, `unsupported pickle opcode ${refused}`);
+      }
       if (!this.step(code, at)) this.fail(at, `unknown pickle opcode 0x${code.toString(16).padStart(2, '0')} (corrupt file?)`);
     }
   }
@@ -301,11 +317,49 @@ class Machine {
     }
   }
 
+  /** Opaque reads only: class instantiation and sets, their operands checked, their results opaque. */
+  private stepOpaque(code: number, at: number): boolean {
+    const s = this.stack;
+    switch (String.fromCharCode(code)) {
+      case 'i': {
+        const module = this.line();
+        const name = this.line();
+        this.popMark(at);
+        s.push(new PickleOpaque(`${module}.${name}`));
+        return true;
+      }
+      case 'o':
+      case '\x91': {
+        this.popMark(at);
+        s.push(new PickleOpaque(code === 0x6f ? 'instance' : 'frozenset'));
+        return true;
+      }
+      case '\x81':
+      case '\x92': {
+        if (code === 0x92) this.pop(at); // NEWOBJ_EX's kwargs
+        this.pop(at);
+        const cls = this.pop(at);
+        s.push(new PickleOpaque(cls instanceof PickleGlobal ? cls.name : 'instance'));
+        return true;
+      }
+      case '\x8f':
+        s.push(new PickleOpaque('set'));
+        return true;
+      case '\x90':
+        this.popMark(at);
+        this.top(at);
+        return true;
+      default:
+        return false;
+    }
+  }
+
   // ---- semantics ---------------------------------------------------------------
   private global(name: string, at: number): PickleGlobal {
     const fn = this.o.globals.get(name);
-    if (fn === undefined) this.fail(at, refusedGlobal(this.o.source, name), false);
-    return new PickleGlobal(name, fn);
+    if (fn !== undefined) return new PickleGlobal(name, fn);
+    if (this.o.opaque !== true) this.fail(at, refusedGlobal(this.o.source, name), false);
+    return new PickleGlobal(name, () => new PickleOpaque(name));
   }
 
   private call(g: PickleGlobal, args: unknown[], at: number): unknown {
@@ -318,13 +372,16 @@ class Machine {
 
   /**
    * BUILD sets an object's attributes. Allowed only on dicts (OrderedDict pickles its
-   * `_metadata` attribute this way; attributes are dropped), never on anything else.
+   * `_metadata` attribute this way; attributes are dropped), never on anything else
+   * (but on opaque objects in an opaque read).
    */
   private build(target: unknown, _state: unknown, at: number): void {
+    if (this.o.opaque === true && target instanceof PickleOpaque) return;
     if (!(target instanceof Map)) this.fail(at, `BUILD (setting attributes) on ${describe(target)} is not supported`);
   }
 
   private persistent(pid: unknown, at: number): unknown {
+    if (this.o.persistentLoad === undefined && this.o.opaque === true) return new PickleOpaque('persistent id');
     if (this.o.persistentLoad === undefined) this.fail(at, 'persistent ids are not expected here');
     try {
       return this.o.persistentLoad(pid);

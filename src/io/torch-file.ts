@@ -37,6 +37,8 @@ class StorageRef {
   constructor(
     readonly key: string,
     readonly dtype: DType,
+    /** Elements, as the persistent id says (null when it says nothing usable). */
+    readonly numel: number | null,
   ) {}
 }
 
@@ -50,6 +52,11 @@ export class TensorRef {
   ) {}
   get dtype(): DType {
     return this.storage.dtype;
+  }
+  /** Storage elements it reaches: its last element's index + 1, or 0 when it has none. */
+  get reach(): number {
+    if (this.size.some((s) => s === 0)) return 0;
+    return this.size.reduce((acc, s, i) => acc + (s - 1) * this.stride[i]!, this.offset) + 1;
   }
 }
 
@@ -94,18 +101,37 @@ function storageOf(pid: unknown): StorageRef {
   if (pid.length > 5 && pid[5] !== null) throw new Error('storage views (PyTorch < 0.4 files) are not supported');
   const dtype = STORAGES[pid[1].name.replace(/^torch\./, '')];
   if (dtype === undefined) throw new Error(`unsupported storage type ${pid[1].name}`);
-  return new StorageRef(pid[2], dtype);
+  const numel = Number.isSafeInteger(pid[4]) && (pid[4] as number) >= 0 ? (pid[4] as number) : null;
+  return new StorageRef(pid[2], dtype, numel);
 }
 
-/** How torch.save's pickles are read: the allowed globals, storages recorded into `dtypes` (key -> dtype). */
-export function torchUnpickleOptions(source: string, dtypes = new Map<string, DType>()): UnpickleOptions {
+/**
+ * How torch.save's pickles are read: the allowed globals, storages recorded into `dtypes`
+ * (key -> dtype), each tensor also passed to `onTensor` when given.
+ */
+export function torchUnpickleOptions(
+  source: string,
+  dtypes = new Map<string, DType>(),
+  onTensor?: (r: TensorRef) => void,
+): UnpickleOptions {
   const persistentLoad = (pid: unknown): StorageRef => {
     const s = storageOf(pid);
     dtypes.set(s.key, s.dtype);
     return s;
   };
-  return { globals: GLOBALS, persistentLoad, source };
+  const globals =
+    onTensor === undefined
+      ? GLOBALS
+      : new Map(
+          [...GLOBALS].map(([name, fn]): [string, PickleFunction] => [
+            name,
+            fn === rebuildTensor ? (args) => tap(rebuildTensor(args), onTensor) : fn,
+          ]),
+        );
+  return { globals, persistentLoad, source };
 }
+
+const tap = <T>(v: T, f: (v: T) => void): T => (f(v), v);
 
 /** Reads a torch.save file (`bytes`: its content when already read). */
 export function readTorchFile(path: string, bytes: Uint8Array = readFileSync(path)): TorchFile {
@@ -189,14 +215,24 @@ function materialize(source: string, refs: readonly TensorRef[], record: (key: s
 function view(source: string, r: TensorRef, st: Tensor): Tensor {
   const n = st.numel;
   const numel = r.size.reduce((a, b) => a * b, 1);
-  const last = r.size.reduce((acc, s, i) => acc + (s - 1) * r.stride[i]!, r.offset);
-  if (numel > 0 && last >= n)
+  checkReach(source, r, n);
+  // NOTE: overlapping strides (stride 0: an expanded tensor) would be copied into more memory than the
+  // storage takes, without bound (a size of 2^31 over one stored float): refused instead.
+  if (numel > n)
     throw new Error(
-      `${source}: tensor [${r.size.join(', ')}] (offset ${r.offset}, stride [${r.stride.join(', ')}]) reaches element ${last} of storage '${r.storage.key}', which holds ${n} (truncated or corrupt file)`,
+      `${source}: tensor [${r.size.join(', ')}] (offset ${r.offset}, stride [${r.stride.join(', ')}]) has ${numel} elements, but storage '${r.storage.key}' holds ${n}: tensors with overlapping strides (expanded) are not read; save them with .contiguous()`,
     );
   if (r.offset === 0 && numel === n && contiguous(r.size, r.stride)) return st.reshape(...r.size);
   const v = asStrided.t(st, r.size, r.stride, r.offset);
   return contiguous(r.size, r.stride) ? v.clone() : v.contiguous();
+}
+
+/** Throws, naming `source`, unless tensor `r` lies within the first `n` elements of its storage. */
+export function checkReach(source: string, r: TensorRef, n: number): void {
+  if (r.reach > n)
+    throw new Error(
+      `${source}: tensor [${r.size.join(', ')}] (offset ${r.offset}, stride [${r.stride.join(', ')}]) reaches element ${r.reach - 1} of storage '${r.storage.key}', which holds ${n} (truncated or corrupt file)`,
+    );
 }
 
 function contiguous(size: readonly number[], stride: readonly number[]): boolean {

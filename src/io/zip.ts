@@ -5,6 +5,7 @@
 //   [local header + data]* [central directory entry]* [zip64 end record, locator]? [end record]
 // The central directory is authoritative: each of its entries gives the local
 // header's offset, whose own name and extra lengths locate the data.
+import { constants } from 'node:buffer';
 import { inflateRawSync } from 'node:zlib';
 
 export interface ZipEntry {
@@ -37,8 +38,14 @@ export class ZipArchive {
     try {
       const { count, offset } = this.directory();
       let at = offset;
+      const folded = new Set<string>();
       for (let i = 0; i < count; i++) {
         const e = this.centralEntry(at);
+        // NOTE: libtorch's miniz finds entries by case-insensitive name: two that fold together are
+        // ambiguous (this reader and libtorch could read different ones), so refused.
+        const key = e.entry.name.toLowerCase();
+        if (folded.has(key)) this.fail(`two entries named '${e.entry.name}' (up to case)`);
+        folded.add(key);
         this.entries.set(e.entry.name, e.entry);
         at = e.next;
       }
@@ -60,9 +67,20 @@ export class ZipArchive {
     if (start + e.compressedSize > b.length)
       this.fail(`entry '${name}': ${e.compressedSize} bytes at ${start} run past the end of the file (truncated?)`);
     const data = b.subarray(start, start + e.compressedSize);
+    if (e.method === 0 && e.size !== e.compressedSize)
+      this.fail(`entry '${name}': stored, but its size (${e.size}) and stored size (${e.compressedSize}) differ`);
     if (e.method === 0) return data;
     if (e.method !== 8) this.fail(`entry '${name}': unsupported compression method ${e.method} (stored or deflate)`);
-    const out = inflateRawSync(data);
+    let out: Buffer;
+    try {
+      // NOTE: bounded by the size the directory gives, so that a lying size cannot make a zip bomb
+      out = inflateRawSync(data, { maxOutputLength: Math.max(1, Math.min(e.size, constants.MAX_LENGTH)) });
+    } catch (err) {
+      const big = (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+      return this.fail(
+        `entry '${name}': ${big ? `inflates past the ${e.size} bytes the directory says` : `corrupt deflate data (${(err as Error).message})`}`,
+      );
+    }
     if (out.length !== e.size) this.fail(`entry '${name}': inflates to ${out.length} bytes, the directory says ${e.size}`);
     return out;
   }

@@ -27,6 +27,7 @@ import {
   type ScriptCallOptions,
   type ScriptValue,
 } from '../tensor/index.js';
+import { checkTorchScriptArchive } from '../io/torchscript-check.js';
 import { FLOATING, Module } from './module.js';
 import type { StateDictInput } from './state-dict.js';
 
@@ -63,8 +64,13 @@ export class ScriptModule extends Module {
     super.train(script.training);
   }
 
-  /** Loads a torch.jit.save file. A TorchScript file is a program: load only files you trust (see README). */
+  /**
+   * Loads a torch.jit.save file. A TorchScript file is a program: load only files you trust (see
+   * README). Its archive structure, pickles and tensor bounds are checked first
+   * (checkTorchScriptArchive), so that a damaged file is an Error rather than an abort in libtorch.
+   */
   static load(path: string, o: ScriptModuleOptions = {}): ScriptModule {
+    checkTorchScriptArchive(path);
     const script = ScriptObject.load(path, o.device);
     try {
       return new ScriptModule(script, o);

@@ -88,6 +88,12 @@ test('corrupt TinyImageNet folders: each error names the file and the problem', 
   const ann = join(dir, 'val', 'val_annotations.txt');
   writeFileSync(ann, 'val_0.JPEG\tn01641577\t0\t0\t1\t1\nval_1.JPEG\tn99999999\t0\t0\t1\t1\n');
   assert.throws(() => loadTinyImageNet({ root: dir, split: 'test' }), { file: ann, message: /line 2: unknown wnid n99999999/ });
+  // fuzz regression: an annotation naming a path out of val/images (it read /dev/zero, and the error named only that)
+  writeFileSync(ann, 'val_0.JPEG\tn01641577\n../../../../../../../../dev/zero\tn01641577\n');
+  assert.throws(() => loadTinyImageNet({ root: dir, split: 'test' }), {
+    file: ann,
+    message: /line 2: "\.\.\/\.\.\/.*dev\/zero" is not a file name in val\/images/,
+  });
   writeFileSync(ann, 'val_0.JPEG n01641577\n');
   assert.throws(() => loadTinyImageNet({ root: dir, split: 'test' }), {
     file: ann,

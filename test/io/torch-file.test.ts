@@ -122,6 +122,29 @@ describe('torch.save files', { skip: why ?? false }, () => {
       /short\.pt: tensor \[3, 2\] .* reaches element 5 of storage '0', which holds 5/,
     );
   });
+
+  test('a tensor with more elements than its storage (overlapping strides) is an Error, not a copy far larger than the file', () => {
+    // NOTE: what a size edited up over a stride of 0 did: 2^24 floats copied from one stored float, 64 MB from a 1 kB file
+    const py = `import torch,sys\ntorch.save({'big': torch.zeros(1).expand(1 << 24), 'ids': torch.arange(4.).expand(1, 4)}, sys.argv[1])`;
+    const file = join(scratch, 'expanded.pt');
+    const r = spawnSync(TORCH_PYTHON, ['-c', py, file], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const t = readTorchFile(file);
+    assert.throws(
+      () => t.materialize([at(t.root, 'big') as TensorRef]),
+      /expanded\.pt: tensor \[16777216\] \(offset 0, stride \[0\]\) has 16777216 elements, but storage '\d+' holds 1/,
+    );
+    // an expanded tensor no larger than its storage (e.g. position ids [1, n], stride [0, 1]) still reads
+    const [ids] = t.materialize([at(t.root, 'ids') as TensorRef]);
+    assert.deepEqual(
+      [ids!.shape, [...ids!.toFloat32Array()]],
+      [
+        [1, 4],
+        [0, 1, 2, 3],
+      ],
+    );
+    ids!.dispose();
+  });
 });
 
 describe('hostile pickles', { skip: why ?? false }, () => {
