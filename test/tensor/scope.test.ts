@@ -234,8 +234,12 @@ describe('RNG', () => {
       manualSeed(0);
       checkTensor(rand([5]), fromFixture(RNG.seed0_then.rand5), 'seed 0: rand(5)', 0, 0);
       checkTensor(randn([5]), fromFixture(RNG.seed0_then.randn5), 'seed 0: then randn(5)', 0, 0);
-      // randn of >= 16 elements takes libtorch's vectorised path: check it too.
-      checkTensor(randn([4, 5]), fromFixture(RNG.seed0_then.randn4x5), 'seed 0: then randn(4, 5)', 0, 0);
+      // randn of >= 16 elements takes libtorch's vectorised path (AVX2 kernel: the fixture's) when the CPU
+      // has AVX2, and the scalar one under ATEN_CPU_CAPABILITY=default. The uniform draws are the same
+      // either way; Box-Muller's log, sqrt and cos then come from two float32 implementations, a few ulp
+      // apart each: measured 5.4e-7 max (|z| < 2 here). NOTE: 4e-6 absolute bounds a few ulp of each
+      // function at |z| <= 6 (|dz| <= |r| * 8 eps + 8 eps); a different stream differs by O(1).
+      checkTensor(randn([4, 5]), fromFixture(RNG.seed0_then.randn4x5), 'seed 0: then randn(4, 5)', 4e-6, 0);
       manualSeed(0);
       checkTensor(randn([5]), fromFixture(RNG.seed0_randn5), 'seed 0: randn(5)', 0, 0);
       manualSeed(1234);
