@@ -264,4 +264,15 @@ test("'rand' on a randomised model: EOT 20 spends 20 passes per gradient, DLR se
     "'standard' flags the randomised model",
   );
   s.xAdv.dispose();
+  // a custom run flags it too, unless every attack already averages over EOT samples
+  const custom = (eotIter: number): boolean => {
+    const c = runAttacks(model, X, Y, [{ name: 'pgd', options: { eps: 0.05, nIter: 1, eotIter } }], {
+      norm: 'Linf',
+      eps: 0.05,
+      ...quiet,
+    });
+    c.xAdv.dispose();
+    return c.warnings.some((w) => w.check === 'randomized');
+  };
+  assert.deepEqual([custom(1), custom(4)], [true, false]);
 });

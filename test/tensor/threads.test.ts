@@ -49,7 +49,7 @@ describe('thread pools', () => {
 type Timing = { carso: number; reference: number };
 
 // NOTE: the loop runs in child processes so that OPENBLAS_NUM_THREADS is really absent / present as
-// libtorch and OpenBLAS load. Each child alternates idle and busy blocks (test/tensor/threads-loop.ts).
+// libtorch and OpenBLAS load. Each child alternates idle and busy blocks (bench/threads-loop.ts).
 // Other jobs on a shared machine slow the busy block too (one more process competing for the cores:
 // up to 1.5x for a perfectly single-threaded loop with one other job, 2x on one core), so each pair's
 // CARSO ratio is divided by the ratio of a single-threaded JavaScript loop timed in the same blocks
@@ -61,7 +61,7 @@ for (const blasEnv of [undefined, String(Math.max(2, availableParallelism()))])
     `a CARSO gradient loop beside a busy process: within 1.5x of idle (OPENBLAS_NUM_THREADS ${blasEnv ?? 'unset'})`,
     { skip: !openblas && 'BLAS is not OpenBLAS', timeout: 900_000 },
     () => {
-      const out = node(['test/tensor/threads-loop.ts', '5', '3'], withBlasEnv(blasEnv));
+      const out = node(['bench/threads-loop.ts', '5', '3'], withBlasEnv(blasEnv));
       const r = JSON.parse(out) as { idle: Timing[]; busy: Timing[]; pools: { intraOp: number; blas: number } };
       const ratios = r.idle.map((idle, i) => {
         const busy = r.busy[i]!;

@@ -1,20 +1,25 @@
-// Child process of threads.test.ts: a CARSO gradient loop on the shipped
+// Child process of test/tensor/threads.test.ts and bench/threads.ts: a CARSO gradient loop on the shipped
 // F-MNIST models (batch 16, N = 8: CARSO's linear and transposed-convolution
 // layers are where OpenBLAS works), at carso's default thread count, timed in
 // blocks that alternate idle / beside a CPU-bound process this script starts
 // (so both halves of a pair see the same outside load). Prints one JSON line:
 // per pair, the wall seconds of the idle and the busy block.
+// A third argument sizes OpenBLAS's pool after carso has set it, which is how a
+// process ran before carso governed that pool (issue 17: one thread per core),
+// so the bench can time before and after in one invocation.
 //
-//   node --import tsx test/tensor/threads-loop.ts [pairs] [steps per block]
+//   node --import tsx bench/threads-loop.ts [pairs] [steps per block] [OpenBLAS threads]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { Carso } from '../../src/carso/index.js';
-import { loadModule } from '../../src/io/index.js';
-import { FmnistCNN } from '../../src/models/index.js';
-import { grad, manualSeed, rand, randint, threadPools, tidy } from '../../src/tensor/index.js';
+import { Carso } from '../src/carso/index.js';
+import { loadModule } from '../src/io/index.js';
+import { FmnistCNN } from '../src/models/index.js';
+import { grad, manualSeed, rand, randint, threadPools, tidy } from '../src/tensor/index.js';
+import { native } from '../src/tensor/native.js';
 
 const pairs = Number(process.argv[2] ?? 5);
 const steps = Number(process.argv[3] ?? 4);
+if (process.argv[4] !== undefined) native.setBlasThreads(Number(process.argv[4]));
 const classifier = new FmnistCNN();
 loadModule('models/fmnist-cnn-pgd-at/model.safetensors', classifier);
 const carso = Carso.load(classifier, 'models/fmnist-carso/purifier.safetensors', { samples: 8 });
