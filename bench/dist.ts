@@ -9,10 +9,14 @@
 //               --train-steps global batches of --train-batch: seconds per step
 //   purifier    `carso train-purifier` on the shipped classifier (SyncBatchNorm over the
 //               ranks), one epoch of --purifier-steps global batches of --purifier-batch
-// The speed-up of a round is (1-rank time) / (2-rank time); reported: medians and
-// [min, max] over the rounds, with the load average before and after, to
-// bench/results/dist.json and a table on stdout. The two sides give the same
-// results (test/dist): only the time differs.
+// The speed-up of a round is (1-rank time) / (2-rank time). Its peer is the
+// machine's own ceiling: two independent 1-rank runs side by side (no process
+// group, each doing the whole 1-rank work), ceiling = 2 x (1-rank time) / (the
+// slower one's time): what a second process can add on these cores at all
+// (shared caches, memory bandwidth, vCPUs). Reported: medians and [min, max] over
+// the rounds, with the load average before and after, to bench/results/dist.json
+// and a table on stdout. The two sides give the same results (test/dist): only
+// the time differs.
 //
 //   node --import tsx bench/dist.ts [--rounds 3] [--aa-n 32] [--aa-batch 8] [--train-steps 10] [--train-batch 128]
 //                                   [--purifier-steps 4] [--purifier-batch 256] [--only aa,train,purifier]
@@ -105,34 +109,58 @@ function check(runs: RankRun[], what: string): void {
   if (bad) throw new Error(`${what}: rank ${bad.rank} exited ${bad.code}\n${bad.stderr.slice(-2000)}`);
 }
 
-/** One side of a round: the measured seconds and the wall time of the whole command. */
-async function side(w: Workload, ranks: number, round: number): Promise<{ seconds: number; wall: number }> {
-  const out = join(tmp, `${w.name}-${ranks}-${round}`);
-  const args = ['src/cli/main.ts', ...w.args(out)];
-  const runs = ranks === 1 ? [await runNode(args, RUN)] : await runRanks(ranks, () => args, RUN);
-  check(runs, `${w.name} on ${ranks} rank(s)`);
-  const seconds = w.seconds(out);
-  rmSync(out, { recursive: true, force: true });
+type Side = 1 | 2 | 'pair';
+
+/** One side of a round: the measured seconds (pair: the slower run's) and the wall time of the whole command. */
+async function side(w: Workload, mode: Side, round: number): Promise<{ seconds: number; wall: number }> {
+  const out = (i: number): string => join(tmp, `${w.name}-${mode}-${round}-${i}`);
+  const args = (i: number): string[] => ['src/cli/main.ts', ...w.args(out(i))];
+  const runs =
+    mode === 1
+      ? [await runNode(args(0), RUN)]
+      : mode === 2
+        ? await runRanks(2, () => args(0), RUN)
+        : await Promise.all([0, 1].map((i) => runNode(args(i), RUN, i)));
+  check(runs, `${w.name} (${mode === 'pair' ? '2 independent processes' : `${mode} rank(s)`})`);
+  const outs = mode === 'pair' ? [0, 1] : [0];
+  const seconds = Math.max(...outs.map((i) => w.seconds(out(i))));
+  for (const i of outs) rmSync(out(i), { recursive: true, force: true });
   return { seconds, wall: Math.max(...runs.map((r) => r.ms)) / 1000 };
 }
 
 const loadBefore = os.loadavg()[0] as number;
-const results: Record<string, { one: number[]; two: number[]; wallOne: number[]; wallTwo: number[]; speedup: number[] }> = {};
-for (const w of WORKLOADS) results[w.name] = { one: [], two: [], wallOne: [], wallTwo: [], speedup: [] };
+interface Rounds {
+  one: number[];
+  two: number[];
+  pair: number[];
+  wallOne: number[];
+  wallTwo: number[];
+  speedup: number[];
+  ceiling: number[];
+  ofCeiling: number[];
+}
+const results: Record<string, Rounds> = {};
+for (const w of WORKLOADS)
+  results[w.name] = { one: [], two: [], pair: [], wallOne: [], wallTwo: [], speedup: [], ceiling: [], ofCeiling: [] };
 for (let round = 0; round < opts.rounds; round++)
   for (const w of WORKLOADS) {
     const r = results[w.name]!;
     // NOTE: alternate which side goes first, so a load change within a round does not favour one side
-    const order = round % 2 === 0 ? [1, 2] : [2, 1];
-    const got: Record<number, { seconds: number; wall: number }> = {};
-    for (const ranks of order) got[ranks] = await side(w, ranks, round);
-    r.one.push(got[1]!.seconds);
-    r.two.push(got[2]!.seconds);
-    r.wallOne.push(got[1]!.wall);
-    r.wallTwo.push(got[2]!.wall);
-    r.speedup.push(got[1]!.seconds / got[2]!.seconds);
+    const order: Side[] = round % 2 === 0 ? [1, 2, 'pair'] : ['pair', 2, 1];
+    const got = new Map<Side, { seconds: number; wall: number }>();
+    for (const mode of order) got.set(mode, await side(w, mode, round));
+    const [one, two, pair] = [got.get(1)!, got.get(2)!, got.get('pair')!];
+    r.one.push(one.seconds);
+    r.two.push(two.seconds);
+    r.pair.push(pair.seconds);
+    r.wallOne.push(one.wall);
+    r.wallTwo.push(two.wall);
+    r.speedup.push(one.seconds / two.seconds);
+    r.ceiling.push((2 * one.seconds) / pair.seconds);
+    r.ofCeiling.push(one.seconds / two.seconds / ((2 * one.seconds) / pair.seconds));
     console.error(
-      `round ${round + 1}: ${w.name} 1 rank ${got[1]!.seconds.toFixed(1)} s, 2 ranks ${got[2]!.seconds.toFixed(1)} s`,
+      `round ${round + 1}: ${w.name} 1 rank ${one.seconds.toFixed(1)} s, 2 ranks ${two.seconds.toFixed(1)} s, ` +
+        `2 independent ${pair.seconds.toFixed(1)} s`,
     );
   }
 const loadAfter = os.loadavg()[0] as number;
@@ -143,13 +171,16 @@ const span = (xs: number[], d = 2): string => {
   const s = summary(xs);
   return `${f(s.median, d)} (${f(s.min, d)}–${f(s.max, d)})`;
 };
-console.log(`| workload | 1 rank x 1 thread, s | 2 ranks x 1 thread, s | speed-up (2 ranks / 1) | rate 1 → 2 ranks |`);
-console.log(`|---|---|---|---|---|`);
+console.log(
+  `| workload | 1 rank x 1 thread, s | 2 ranks x 1 thread, s | speed-up (2 ranks / 1) | ceiling (2 independent) | speed-up / ceiling | rate 1 → 2 ranks |`,
+);
+console.log(`|---|---|---|---|---|---|---|`);
 for (const w of WORKLOADS) {
   const r = results[w.name]!;
   const [m1, m2] = [summary(r.one).median, summary(r.two).median];
   console.log(
-    `| ${w.name} | ${span(r.one, 1)} | ${span(r.two, 1)} | ${span(r.speedup)} | ${f(w.units / m1, 3)} → ${f(w.units / m2, 3)} ${w.unit}/s |`,
+    `| ${w.name} | ${span(r.one, 1)} | ${span(r.two, 1)} | ${span(r.speedup)} | ${span(r.ceiling)} | ${span(r.ofCeiling)} | ` +
+      `${f(w.units / m1, 3)} → ${f(w.units / m2, 3)} ${w.unit}/s |`,
   );
 }
 console.log(`load average (1 min): ${f(loadBefore)} before, ${f(loadAfter)} after, on ${os.cpus().length} CPUs`);
@@ -166,7 +197,12 @@ writeFileSync(
       workloads: Object.fromEntries(
         WORKLOADS.map((w) => {
           const r = results[w.name]!;
-          return [w.name, { ...r, units: w.units, unit: w.unit, speedupSummary: summary(r.speedup) }];
+          const sums = {
+            speedupSummary: summary(r.speedup),
+            ceilingSummary: summary(r.ceiling),
+            ofCeilingSummary: summary(r.ofCeiling),
+          };
+          return [w.name, { ...r, units: w.units, unit: w.unit, ...sums }];
         }),
       ),
     },
