@@ -155,9 +155,10 @@ for (let round = 0; round < opts.rounds; round++)
     r.pair.push(pair.seconds);
     r.wallOne.push(one.wall);
     r.wallTwo.push(two.wall);
-    r.speedup.push(one.seconds / two.seconds);
-    r.ceiling.push((2 * one.seconds) / pair.seconds);
-    r.ofCeiling.push(one.seconds / two.seconds / ((2 * one.seconds) / pair.seconds));
+    const [speedup, ceiling] = [one.seconds / two.seconds, (2 * one.seconds) / pair.seconds];
+    r.speedup.push(speedup);
+    r.ceiling.push(ceiling);
+    r.ofCeiling.push(speedup / ceiling);
     console.error(
       `round ${round + 1}: ${w.name} 1 rank ${one.seconds.toFixed(1)} s, 2 ranks ${two.seconds.toFixed(1)} s, ` +
         `2 independent ${pair.seconds.toFixed(1)} s`,

@@ -55,6 +55,11 @@ function rssOf(pid: number): number {
   }
 }
 
+/** Keeps the first 20 failures of a format, each message cut to 400 characters. */
+function recordFailure(c: FuzzCounts, index: number, kind: string, message: string): void {
+  if (c.failures.length < 20) c.failures.push({ index, kind, message: message.slice(0, 400) });
+}
+
 /** Runs inputs [from, to) of `format` in one child; resolves with the index to continue from. */
 function runChild(
   format: string,
@@ -76,9 +81,7 @@ function runChild(
     let killedFor: 'hung' | 'overMemory' | null = null;
     let stderr = '';
     let timer: NodeJS.Timeout | undefined;
-    const fail = (index: number, kind: string, message: string): void => {
-      if (c.failures.length < 20) c.failures.push({ index, kind, message: message.slice(0, 400) });
-    };
+    const fail = (index: number, kind: string, message: string): void => recordFailure(c, index, kind, message);
     child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
     const watch = setInterval(() => {
       if (child.pid !== undefined && rssOf(child.pid) > o.maxRssBytes && killedFor === null) {
@@ -156,7 +159,7 @@ export async function fuzzFormat(format: string, opts: FuzzOptions): Promise<Fuz
       [c.maxGrowthBytes, c.maxGrowthRatio] = [alone.maxGrowthBytes, alone.maxGrowthRatio];
       if (again.length === 0) continue;
       c.overMemory++;
-      if (c.failures.length < 20) c.failures.push({ index: i, kind: 'overMemory', message: 'over the allowance, also alone' });
+      recordFailure(c, i, 'overMemory', 'over the allowance, also alone');
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });

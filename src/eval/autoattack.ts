@@ -621,9 +621,9 @@ class Cascade {
 
 /**
  * fra31's checks before the run, on the first batch: randomness (not for
- * 'rand' or attacks that all use EOT), outputs that look like probabilities (also gives K, against which
- * the labels are checked), too few classes for the attacks, zero gradients at
- * the start of the gradient attacks.
+ * 'rand' or attacks that all use EOT), outputs that look like probabilities
+ * (also gives K, against which the labels are checked), too few classes for
+ * the attacks, zero gradients at the start of the gradient attacks.
  */
 function preChecks(
   model: Model,
