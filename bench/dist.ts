@@ -18,27 +18,36 @@
 // and a table on stdout. The two sides give the same results (test/dist): only
 // the time differs.
 //
-//   node --import tsx bench/dist.ts [--rounds 3] [--aa-n 32] [--aa-batch 8] [--train-steps 10] [--train-batch 128]
-//                                   [--purifier-steps 4] [--purifier-batch 256] [--only aa,train,purifier]
+// --pin on (the default) runs every side with --pin-cpus (the two independent
+// runs under taskset, one CPU each), off runs none pinned: on 2 cores pinning is
+// what keeps a collective from waiting a scheduler slice (src/dist/affinity.ts).
+// Sizes: a sharded cascade loses the last round of an attack whose batch count
+// is odd (96 points in batches of 8: 10-12 batches per attack; 32 points gave
+// 4, with a last batch of 2), and a short epoch is mostly start-up noise.
+//
+//   node --import tsx bench/dist.ts [--rounds 3] [--aa-n 96] [--aa-batch 8] [--train-steps 30] [--train-batch 128]
+//                                   [--purifier-steps 12] [--purifier-batch 256] [--only aa,train,purifier] [--pin on|off]
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runNode, runRanks, type RankRun, type RunOptions } from '../src/dist/local.js';
+import { runNode, runProcess, runRanks, type RankRun, type RunOptions } from '../src/dist/local.js';
 import { benchOptions, summary } from './stats.js';
 
 const opts = benchOptions(
   {
     rounds: 3,
-    'aa-n': 32,
+    'aa-n': 96,
     'aa-batch': 8,
-    'train-steps': 10,
+    'train-steps': 30,
     'train-batch': 128,
-    'purifier-steps': 4,
+    'purifier-steps': 12,
     'purifier-batch': 256,
   },
-  { only: 'aa,train,purifier', out: 'bench/results/dist.json' },
+  { only: 'aa,train,purifier', out: 'bench/results/dist.json', pin: 'on' },
 );
+if (opts.pin !== 'on' && opts.pin !== 'off') throw new Error(`--pin must be on or off, got '${opts.pin}'`);
+const PIN = opts.pin === 'on';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLASSIFIER = join(ROOT, 'models', 'fmnist-cnn-pgd-at', 'model.safetensors');
 const RUN: RunOptions = { execArgv: ['--import', 'tsx'] };
@@ -114,13 +123,18 @@ type Side = 1 | 2 | 'pair';
 /** One side of a round: the measured seconds (pair: the slower run's) and the wall time of the whole command. */
 async function side(w: Workload, mode: Side, round: number): Promise<{ seconds: number; wall: number }> {
   const out = (i: number): string => join(tmp, `${w.name}-${mode}-${round}-${i}`);
-  const args = (i: number): string[] => ['src/cli/main.ts', ...w.args(out(i))];
+  const args = (i: number): string[] => ['src/cli/main.ts', ...w.args(out(i)), ...(PIN && mode !== 'pair' ? ['--pin-cpus'] : [])];
+  // NOTE: two independent runs would both take CPU 0 with --pin-cpus (each is local rank 0): taskset gives each its own
+  const pair = (i: number): Promise<RankRun> =>
+    PIN
+      ? runProcess('taskset', ['-c', String(i), process.execPath, ...(RUN.execArgv ?? []), ...args(i)], RUN, i)
+      : runNode(args(i), RUN, i);
   const runs =
     mode === 1
       ? [await runNode(args(0), RUN)]
       : mode === 2
         ? await runRanks(2, () => args(0), RUN)
-        : await Promise.all([0, 1].map((i) => runNode(args(i), RUN, i)));
+        : await Promise.all([0, 1].map(pair));
   check(runs, `${w.name} (${mode === 'pair' ? '2 independent processes' : `${mode} rank(s)`})`);
   const outs = mode === 'pair' ? [0, 1] : [0];
   const seconds = Math.max(...outs.map((i) => w.seconds(out(i))));
@@ -184,7 +198,9 @@ for (const w of WORKLOADS) {
       `${f(w.units / m1, 3)} → ${f(w.units / m2, 3)} ${w.unit}/s |`,
   );
 }
-console.log(`load average (1 min): ${f(loadBefore)} before, ${f(loadAfter)} after, on ${os.cpus().length} CPUs`);
+console.log(
+  `load average (1 min): ${f(loadBefore)} before, ${f(loadAfter)} after, on ${os.cpus().length} CPUs; --pin ${opts.pin}`,
+);
 mkdirSync(dirname(opts.out), { recursive: true });
 writeFileSync(
   opts.out,

@@ -56,7 +56,7 @@ export function registerTrain(program: Command): void {
     .requiredOption('--out <dir>', 'output folder (checkpoint, metrics.jsonl, model.safetensors, card.json)')
     .option('--resume', 'continue from <out>/checkpoint.safetensors (on any number of ranks that divides the batch size)')
     .action((flags: TrainFlags) => {
-      const { out, resume, testPoints, launcher, masterAddr, masterPort, distBackend, distTimeout, ...rest } = flags;
+      const { out, resume, testPoints, launcher, masterAddr, masterPort, distBackend, distTimeout, pinCpus, ...rest } = flags;
       const config: TrainConfig = {
         ...d,
         ...rest,
@@ -65,7 +65,7 @@ export function registerTrain(program: Command): void {
         augment: !!flags.augment,
       };
       validateConfig(config);
-      const dist = joinGroup({ launcher, masterAddr, masterPort, distBackend, distTimeout });
+      const dist = joinGroup({ launcher, masterAddr, masterPort, distBackend, distTimeout, pinCpus, threads: rest.threads });
       const r = train(config, { out, resume: !!resume, dist });
       dist?.destroy();
       if (!r.finished || (dist !== null && dist.rank !== 0)) return; // rank 0 writes the card

@@ -9,9 +9,9 @@
 //     mean of the ranks' means over equal shards is the global mean), 'sum' for
 //     a loss summed over the batch;
 //   - BatchNorm layers in training mode normalise with the statistics of the
-//     global batch (SyncBatchNorm): nn/batchnorm.ts computes them through the
-//     group's differentiable all-reduce, so the backward pass sums the
-//     statistics' gradients over the ranks too.
+//     global batch (SyncBatchNorm): nn/batchnorm.ts gathers every rank's
+//     statistics through the group's differentiable all-gather, so the
+//     backward pass sums the statistics' gradients over the ranks too.
 //
 //     const dp = new DataParallel(model, group, 'mean');   // broadcasts the weights from rank 0
 //     loss.backward(); dp.reduceGradients(); opt.step();
@@ -37,7 +37,7 @@ export function syncBatchNorm(model: Module, group: ProcessGroup | null): number
   let n = 0;
   for (const [, m] of model.namedModules())
     if (m instanceof BatchNorm1d || m instanceof BatchNorm2d) {
-      m.crossBatch = group === null ? null : (t: Tensor) => group.allReduceDiff(t);
+      m.crossBatch = group === null ? null : (t: Tensor) => group.allGatherDiff(t);
       n++;
     }
   return n;

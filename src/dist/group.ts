@@ -8,7 +8,7 @@
 //     g.allReduce(t);            // t: any contiguous tensor, summed over the ranks in place
 //     const all = g.allGather(t) // [size, ...t.shape]
 import { native } from '../tensor/native.js';
-import { Tensor, tensor, tidy } from '../tensor/index.js';
+import { Tensor, cat, tensor, tidy, zerosLike } from '../tensor/index.js';
 import type { DistSettings } from './env.js';
 
 export type ReduceOp = 'sum' | 'max' | 'min';
@@ -70,6 +70,16 @@ export class ProcessGroup {
   /** The sum of t over the ranks as a new tensor, differentiable: its gradient is summed over the ranks too. */
   allReduceDiff(t: Tensor): Tensor {
     return new Tensor(native.distAllReduceDiff(this.gid, t.handle));
+  }
+
+  /**
+   * Every rank's t stacked by rank, [size, ...t.shape], differentiable: one
+   * all-reduce of zero-padded rows, so row r's gradient, summed over the ranks,
+   * flows back to rank r's t.
+   */
+  allGatherDiff(t: Tensor): Tensor {
+    const rows = Array.from({ length: this.size }, (_, r) => (r === this.rank ? t : zerosLike(t)).unsqueeze(0));
+    return this.allReduceDiff(cat(rows, 0));
   }
 
   /** Root's t to every rank, in place. */

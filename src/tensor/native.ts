@@ -64,6 +64,10 @@ export interface NativeBinding {
   blasInfo(): { threads: number; config: string | null; corename: string | null } | null;
   setInteropThreads(n: number): boolean;
   getInteropThreads(): number;
+  /** The CPUs this process may run on (Linux), or null where unknown. */
+  cpuAffinity(): number[] | null;
+  /** Every thread of this process onto `cpus`; returns how many threads were set. */
+  setCpuAffinity(cpus: readonly number[]): number;
   cudaDeviceCount(): number;
   setAllocatorCache(capBytes: number): void;
   jitLoad(path: string, device: string | null): ScriptHandle;

@@ -1,8 +1,8 @@
 // The commands under a launcher: 2 local ranks (torchrun's variables, Gloo on
 // 127.0.0.1) write what one process writes. `carso attack`: result.json (but
 // for timings and versions) and the adversarial images, also under Debian's
-// torchrun; `carso train`: the weights, and a run checkpointed on 2 ranks
-// resumes on 1.
+// torchrun, and with --pin-cpus; `carso train`: the weights, and a run
+// checkpointed on 2 ranks resumes on 1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { readSafetensors, saveModule, writeSafetensors } from '../../src/io/inde
 import { ReferenceCNN } from '../../src/models/index.js';
 import { dispose, manualSeed, noGrad, rand, tidy, type Tensor } from '../../src/tensor/index.js';
 import { freePort, runProcess } from '../../src/dist/local.js';
+import { native } from '../../src/tensor/native.js';
 import { explain, runNode, runRanks, type RankRun } from './ranks.js';
 
 const CLI = 'src/cli/main.ts';
@@ -79,6 +80,30 @@ test('carso attack on 2 ranks: the result.json and adversarial images of 1 proce
   assert.ok(robust > 0 && robust < 6, `APGD-CE broke some of the 6 points and not all (robust ${robust})`);
   assert.equal(maxDiff(join(dir, 'one', 'adversarial.safetensors'), join(dir, 'two', 'adversarial.safetensors')), 0);
 });
+
+const allowed = native.cpuAffinity() ?? [];
+
+test(
+  '--pin-cpus on 2 ranks: the result of 1 process; a rank whose CPUs do not fit fails the run at once',
+  { skip: allowed.length < 2 },
+  async () => {
+    const pinned = await runRanks(2, () => [...attack('pinned'), '--pin-cpus']);
+    ok(pinned);
+    assert.match(pinned[0]!.stderr, new RegExp(`rank 0 on CPU ${allowed[0]}\\b`));
+    assert.deepEqual(result('pinned'), result('one'));
+    // NOTE: no LOCAL_WORLD_SIZE here, so rank 0 fits its N CPUs and rank 1 (CPUs N..2N-1) does not: rank 1 stops after
+    // joining, and rank 0 must hear of it at its next collective, not after the 120 s timeout
+    const t0 = performance.now();
+    const tooMany = ['--pin-cpus', '--threads', String(allowed.length), '--dist-timeout', '120'];
+    const runs = await runRanks(2, () => [...attack('nofit'), ...tooMany]);
+    const seconds = (performance.now() - t0) / 1000;
+    assert.notEqual(runs[1]!.code, 0, explain(runs));
+    assert.match(runs[1]!.stderr, /--pin-cpus: 2 process\(es\) on this machine x \d+ thread\(s\) need/);
+    assert.notEqual(runs[0]!.code, 0, explain(runs));
+    assert.ok(seconds < 60, `the run stopped in ${seconds.toFixed(1)} s`);
+    assert.ok(!existsSync(join(dir, 'nofit', 'result.json')), 'no result written');
+  },
+);
 
 test(
   'under torchrun (its agent store; --no_python node): the result.json of 1 process',
