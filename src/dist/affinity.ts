@@ -6,7 +6,8 @@
 // SyncBatchNorm (24 collectives a step) went from 1.22x to 1.44x on 2 ranks.
 //
 // The policy: local rank L running T threads takes CPUs [L·T, (L+1)·T) of the
-// set this process may use (taskset, cgroups and Slurm's binding narrow it).
+// set this process may use, which every local rank must share (torchrun does not
+// bind; under Slurm's --cpu-bind each rank already has its own and needs no pinning).
 // Off by default: on a busy machine a pinned rank cannot move off a loaded core.
 //
 //     const cpus = pinRank(settings?.localRank ?? 0, threads);   // e.g. [1] for local rank 1, 1 thread
@@ -24,7 +25,8 @@ export function cpuPlan(
   if (ranks * threads > allowed.length)
     throw new Error(
       `--pin-cpus: ${ranks} process(es) on this machine x ${threads} thread(s) need ${ranks * threads} CPUs, ` +
-        `but this process may use ${allowed.length} (${allowed.join(',')}): lower --threads, start fewer ranks, or drop --pin-cpus`,
+        `but this process may use ${allowed.length} (${allowed.join(',')}): lower --threads, start fewer ranks, or drop ` +
+        "--pin-cpus (a launcher that binds each rank itself, as Slurm's --cpu-bind, needs none)",
     );
   return allowed.slice(localRank * threads, (localRank + 1) * threads);
 }
