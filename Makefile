@@ -90,6 +90,7 @@ bench: build
 	node --import tsx bench/memory.ts
 	node --import tsx bench/carso.ts
 	node --import tsx bench/dist.ts
+	node --import tsx bench/collective.ts
 	node --import tsx bench/threads.ts
 
 lint: deps

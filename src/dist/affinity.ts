@@ -1,9 +1,8 @@
 // --pin-cpus: each process on its own cores. A collective wakes threads that
 // are not the caller's (Gloo's worker and network loop); on a machine with no
 // spare core the scheduler can queue them behind another rank's busy thread for
-// a time slice. Measured on 2 cores (bench/dist): a small all-reduce after 6 ms
-// of compute took 2.1 ms unpinned and 0.6–1.0 ms pinned, and the purifier's
-// SyncBatchNorm (24 collectives a step) went from 1.22x to 1.44x on 2 ranks.
+// a time slice. Measured on 2 cores (bench/collective): a small all-reduce right
+// after 6 ms of compute takes 2.16 ms unpinned and 0.76 ms pinned.
 //
 // The policy: local rank L running T threads takes CPUs [L·T, (L+1)·T) of the
 // set this process may use, which every local rank must share (torchrun does not
