@@ -13,7 +13,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runRanks } from '../src/dist/local.js';
-import { benchOptions, summary } from './stats.js';
+import { benchOptions, checkRuns, spread, summary } from './stats.js';
 
 const opts = benchOptions({ rounds: 5, iters: 200, 'compute-ms': 6 }, { out: 'bench/results/collective.json' });
 const RANK = join(dirname(fileURLToPath(import.meta.url)), 'collective-rank.ts');
@@ -27,8 +27,7 @@ const sides = { unpinned: [] as Run[], pinned: [] as Run[] };
 async function run(pin: boolean): Promise<Run> {
   const args = [RANK, '--iters', String(opts.iters), '--compute-ms', String(opts['compute-ms']), ...(pin ? ['--pin'] : [])];
   const ranks = await runRanks(2, () => args, { execArgv: ['--import', 'tsx'] });
-  const bad = ranks.find((r) => r.code !== 0);
-  if (bad) throw new Error(`rank ${bad.rank} exited ${bad.code}\n${bad.stderr.slice(-2000)}`);
+  checkRuns(ranks, `bench/collective (${pin ? 'pinned' : 'unpinned'})`);
   return JSON.parse(ranks[0]!.stdout.trim()) as Run;
 }
 
@@ -44,14 +43,18 @@ for (let round = 0; round < opts.rounds; round++)
   }
 const loadAfter = os.loadavg()[0] as number;
 
-const span = (xs: number[]): string => {
-  const s = summary(xs);
-  return `${s.median.toFixed(3)} (${s.min.toFixed(3)}–${s.max.toFixed(3)})`;
-};
 console.log(`| ranks | all-reduce back to back, ms | all-reduce after ${opts['compute-ms']} ms of compute, ms |`);
 console.log('|---|---|---|');
 for (const [name, runs] of Object.entries(sides))
-  console.log(`| ${name} | ${span(runs.map((r) => r.backToBack))} | ${span(runs.map((r) => r.afterCompute))} |`);
+  console.log(
+    `| ${name} | ${spread(
+      runs.map((r) => r.backToBack),
+      3,
+    )} | ${spread(
+      runs.map((r) => r.afterCompute),
+      3,
+    )} |`,
+  );
 console.log(`load average (1 min): ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after, on ${os.cpus().length} CPUs`);
 mkdirSync(dirname(opts.out), { recursive: true });
 const summaries = Object.fromEntries(

@@ -32,7 +32,7 @@ import os, { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runNode, runProcess, runRanks, type RankRun, type RunOptions } from '../src/dist/local.js';
-import { benchOptions, summary } from './stats.js';
+import { benchOptions, checkRuns, spread, summary } from './stats.js';
 
 const opts = benchOptions(
   {
@@ -113,11 +113,6 @@ const ALL: Workload[] = [
 ];
 const WORKLOADS = ALL.filter((w) => opts.only.split(',').includes(w.name));
 
-function check(runs: RankRun[], what: string): void {
-  const bad = runs.find((r) => r.code !== 0);
-  if (bad) throw new Error(`${what}: rank ${bad.rank} exited ${bad.code}\n${bad.stderr.slice(-2000)}`);
-}
-
 type Side = 1 | 2 | 'pair';
 
 /** One side of a round: the measured seconds (pair: the slower run's) and the wall time of the whole command. */
@@ -135,7 +130,7 @@ async function side(w: Workload, mode: Side, round: number): Promise<{ seconds: 
       : mode === 2
         ? await runRanks(2, () => args(0), RUN)
         : await Promise.all([0, 1].map(pair));
-  check(runs, `${w.name} (${mode === 'pair' ? '2 independent processes' : `${mode} rank(s)`})`);
+  checkRuns(runs, `${w.name} (${mode === 'pair' ? '2 independent processes' : `${mode} rank(s)`})`);
   const outs = mode === 'pair' ? [0, 1] : [0];
   const seconds = Math.max(...outs.map((i) => w.seconds(out(i))));
   for (const i of outs) rmSync(out(i), { recursive: true, force: true });
@@ -182,10 +177,6 @@ const loadAfter = os.loadavg()[0] as number;
 rmSync(tmp, { recursive: true, force: true });
 
 const f = (v: number, d = 2): string => v.toFixed(d);
-const span = (xs: number[], d = 2): string => {
-  const s = summary(xs);
-  return `${f(s.median, d)} (${f(s.min, d)}–${f(s.max, d)})`;
-};
 console.log(
   `| workload | 1 rank x 1 thread, s | 2 ranks x 1 thread, s | speed-up (2 ranks / 1) | ceiling (2 independent) | speed-up / ceiling | rate 1 → 2 ranks |`,
 );
@@ -194,7 +185,7 @@ for (const w of WORKLOADS) {
   const r = results[w.name]!;
   const [m1, m2] = [summary(r.one).median, summary(r.two).median];
   console.log(
-    `| ${w.name} | ${span(r.one, 1)} | ${span(r.two, 1)} | ${span(r.speedup)} | ${span(r.ceiling)} | ${span(r.ofCeiling)} | ` +
+    `| ${w.name} | ${spread(r.one, 1)} | ${spread(r.two, 1)} | ${spread(r.speedup)} | ${spread(r.ceiling)} | ${spread(r.ofCeiling)} | ` +
       `${f(w.units / m1, 3)} → ${f(w.units / m2, 3)} ${w.unit}/s |`,
   );
 }

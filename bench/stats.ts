@@ -48,6 +48,18 @@ export function summary(xs: readonly number[]): { median: number; min: number; m
   return { median: median(s), min: s[0] as number, max: s[s.length - 1] as number, iqr: q(0.75) - q(0.25) };
 }
 
+/** "median (min–max)" of xs, each with `digits` decimals: the spread a table cell shows. */
+export function spread(xs: readonly number[], digits = 2): string {
+  const s = summary(xs);
+  return `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
+}
+
+/** Throws, with the tail of its stderr, when a child process (a rank) did not exit 0. */
+export function checkRuns(runs: readonly { rank: number; code: number | null; stderr: string }[], what: string): void {
+  const bad = runs.find((r) => r.code !== 0);
+  if (bad) throw new Error(`${what}: rank ${bad.rank} exited ${bad.code}\n${bad.stderr.slice(-2000)}`);
+}
+
 /** Times `fn` as seconds per iteration for each of `repeats` repeats of `iters` calls, after `warmup` calls. */
 export function timed(fn: () => void, iters: number, repeats: number, warmup: number): number[] {
   for (let i = 0; i < warmup; i++) fn();
